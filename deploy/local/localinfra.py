@@ -1,0 +1,483 @@
+"""Local Kafka 3.9.1 (KRaft) and FerretDB 1.24.2 for machines without a Docker engine.
+
+    python -m deploy.local.localinfra up|down|status|env
+
+Everything is configured by environment variables (see ``LocalInfraConfig.from_env``).
+Binaries are cached outside the clone (``CASEMESH_CACHE_DIR``, default ``~/.cache/casemesh``)
+so a second start, or a fresh clone, neither downloads nor rebuilds anything.
+Data, logs and pid files live in the run folder (``CASEMESH_LOCAL_RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+KAFKA_VERSION = "3.9.1"
+FERRETDB_VERSION = "v1.24.2"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POM = Path(__file__).resolve().parent / "pom.xml"
+
+
+class InfraError(RuntimeError):
+    """The local infrastructure could not be installed or started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LocalInfraConfig:
+    cache_dir: Path
+    run_dir: Path
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap_mb: int = 512
+    ferretdb_port: int = 27027
+    ferretdb_debug_port: int = 18088
+    start_timeout_s: float = 120.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> LocalInfraConfig:
+        env = os.environ
+        cfg = cls(
+            cache_dir=Path(env.get("CASEMESH_CACHE_DIR", Path.home() / ".cache" / "casemesh")),
+            run_dir=Path(env.get("CASEMESH_LOCAL_RUN_DIR", REPO_ROOT / ".run" / "local")),
+            kafka_port=int(env.get("CASEMESH_LOCAL_KAFKA_PORT", 19092)),
+            kafka_controller_port=int(env.get("CASEMESH_LOCAL_KAFKA_CONTROLLER_PORT", 19093)),
+            kafka_heap_mb=int(env.get("CASEMESH_LOCAL_KAFKA_HEAP_MB", 512)),
+            ferretdb_port=int(env.get("CASEMESH_LOCAL_FERRETDB_PORT", 27027)),
+            ferretdb_debug_port=int(env.get("CASEMESH_LOCAL_FERRETDB_DEBUG_PORT", 18088)),
+            start_timeout_s=float(env.get("CASEMESH_LOCAL_START_TIMEOUT_S", 120)),
+        )
+        return replace(cfg, **overrides)  # type: ignore[arg-type]
+
+    @classmethod
+    def with_free_ports(cls, run_dir: Path) -> LocalInfraConfig:
+        """A configuration on ports nobody else holds, so two runs can't collide."""
+        return cls.from_env(
+            run_dir=run_dir,
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            ferretdb_port=free_port(),
+            ferretdb_debug_port=free_port(),
+        )
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
+
+    @property
+    def ferretdb_bin(self) -> Path:
+        return self.cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongodb_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.ferretdb_port}/"
+
+
+# ---------------------------------------------------------------- installation
+
+
+def _run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InfraError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def install_kafka(cfg: LocalInfraConfig) -> None:
+    """Copies kafka_2.13 and its runtime dependencies from Maven Central into the cache."""
+    marker = cfg.kafka_libs / f"kafka_2.13-{KAFKA_VERSION}.jar"
+    if marker.exists():
+        return
+    if not shutil.which("mvn"):
+        raise InfraError("Maven (mvn) is needed to fetch Kafka: apt-get install maven")
+    cfg.kafka_libs.mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            "mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+            f"-DoutputDirectory={cfg.kafka_libs}",
+        ]
+    )
+    if not marker.exists():
+        raise InfraError(f"Maven ran but {marker} is missing")
+
+
+def install_ferretdb(cfg: LocalInfraConfig) -> None:
+    """Builds FerretDB from the Go module proxy into the cache.
+
+    Plain ``go install …/cmd/ferretdb@v1.24.2`` does not work here, for two reasons written
+    down in docs/decisions/0001-local-infrastructure.md: this proxy refuses the module's
+    version list (which ``go install`` reads for deprecations), and the module zip lacks the
+    generated ``build/version/version.txt``, without which the binary panics at start. So the
+    module is downloaded at its pinned version, copied next to the cache, given that file,
+    and built with ``go build`` — the same source, the same binary.
+    """
+    if cfg.ferretdb_bin.exists():
+        return
+    if not shutil.which("go"):
+        raise InfraError("Go is needed to build FerretDB")
+    env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    work = cfg.cache_dir / "src" / "download"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "go.mod").write_text("module casemesh/ferretdb-download\n\ngo 1.22\n")
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise InfraError(f"go mod download failed:\n{proc.stdout}\n{proc.stderr}")
+    module_dir = Path(json.loads(proc.stdout)["Dir"])
+    src = cfg.cache_dir / "src" / f"ferretdb-{FERRETDB_VERSION}"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(module_dir, src)
+    for path in src.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
+    (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    cfg.ferretdb_bin.parent.mkdir(parents=True, exist_ok=True)
+    tmp_bin = cfg.ferretdb_bin.with_suffix(".tmp")
+    _run(["go", "build", "-trimpath", "-o", str(tmp_bin), "./cmd/ferretdb"], cwd=src, env=env)
+    tmp_bin.rename(cfg.ferretdb_bin)
+
+
+def install(cfg: LocalInfraConfig) -> None:
+    install_kafka(cfg)
+    install_ferretdb(cfg)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.split(")")[-1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _spawn(cmd: list[str], log: Path, pid_file: Path, env: dict[str, str] | None = None) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+    pid_file.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _stop_pid(pid_file: Path, timeout_s: float = 20.0) -> None:
+    pid = _read_pid(pid_file)
+    if pid is None:
+        return
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.2)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    pid_file.unlink(missing_ok=True)
+
+
+@dataclass
+class LocalInfra:
+    cfg: LocalInfraConfig
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.cfg.run_dir / "kafka"
+
+    @property
+    def ferret_dir(self) -> Path:
+        return self.cfg.run_dir / "ferretdb"
+
+    # -- kafka
+
+    def _kafka_properties(self) -> Path:
+        c = self.cfg
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{c.kafka_controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port},CONTROLLER://127.0.0.1:{c.kafka_controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.kafka_dir / "data"),
+            "num.partitions": "3",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "6",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "24",
+            "log.segment.bytes": "16777216",
+        }
+        path = self.kafka_dir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        log4j = self.kafka_dir / "log4j.properties"
+        log4j.write_text(
+            "log4j.rootLogger=INFO, file\n"
+            "log4j.appender.file=org.apache.log4j.FileAppender\n"
+            f"log4j.appender.file.File={self.kafka_dir / 'server.log'}\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
+        )
+        return path
+
+    def _java(self, main: str, *args: str, heap_mb: int = 256) -> list[str]:
+        return [
+            "java", f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 128)}m", "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.kafka_dir / 'log4j.properties'}",
+            "-cp", f"{self.cfg.kafka_libs}/*", main, *args,
+        ]
+
+    def start_kafka(self) -> None:
+        pid_file = self.kafka_dir / "kafka.pid"
+        pid = _read_pid(pid_file)
+        if pid is not None and _pid_alive(pid):
+            return
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        props = self._kafka_properties()
+        if not (self.kafka_dir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            _run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)))
+        (self.kafka_dir / "server.log").unlink(missing_ok=True)
+        _spawn(
+            self._java("kafka.Kafka", str(props), heap_mb=self.cfg.kafka_heap_mb),
+            self.kafka_dir / "kafka.out",
+            pid_file,
+        )
+
+    def kafka_started(self) -> bool:
+        log = self.kafka_dir / "server.log"
+        return log.exists() and "Kafka Server started" in log.read_text(errors="replace")
+
+    def kafka_can_create_topic(self) -> bool:
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+        async def probe() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.bootstrap_servers, request_timeout_ms=5000)
+            try:
+                await admin.start()
+                name = f"casemesh.readiness.{uuid.uuid4().hex[:8]}"
+                await admin.create_topics([NewTopic(name, 1, 1)])
+                await admin.delete_topics([name])
+                return True
+            finally:
+                await admin.close()
+
+        try:
+            return asyncio.run(probe())
+        except Exception:
+            return False
+
+    # -- ferretdb
+
+    def start_ferretdb(self) -> None:
+        pid_file = self.ferret_dir / "ferretdb.pid"
+        pid = _read_pid(pid_file)
+        if pid is not None and _pid_alive(pid):
+            return
+        data = self.ferret_dir / "data"
+        state = self.ferret_dir / "state"
+        data.mkdir(parents=True, exist_ok=True)
+        state.mkdir(parents=True, exist_ok=True)
+        c = self.cfg
+        _spawn(
+            [
+                str(c.ferretdb_bin),
+                "--handler=sqlite",
+                f"--sqlite-url=file:{data}/",
+                f"--state-dir={state}",
+                f"--listen-addr=127.0.0.1:{c.ferretdb_port}",
+                f"--debug-addr=127.0.0.1:{c.ferretdb_debug_port}",
+                "--telemetry=disable",
+                "--log-level=warn",
+                "--log-format=text",
+            ],
+            self.ferret_dir / "ferretdb.log",
+            pid_file,
+            env=dict(os.environ, FERRETDB_TELEMETRY="disable", DO_NOT_TRACK="1"),
+        )
+
+    def ferretdb_live(self) -> bool:
+        url = f"http://127.0.0.1:{self.cfg.ferretdb_debug_port}/debug/livez"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def ferretdb_pings(self) -> bool:
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, object]] = MongoClient(
+            self.cfg.mongodb_url, serverSelectionTimeoutMS=2000
+        )
+        try:
+            client.admin.command("ping")
+            return True
+        except Exception:
+            return False
+        finally:
+            client.close()
+
+    # -- lifecycle
+
+    def up(self) -> None:
+        t0 = time.monotonic()
+        install(self.cfg)
+        self.timings["install_s"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        self.start_ferretdb()
+        self.start_kafka()
+        self._wait("FerretDB livez", lambda: self.ferretdb_live() and self.ferretdb_pings(), self.ferret_dir)
+        self._wait("Kafka", lambda: self.kafka_started() and self.kafka_can_create_topic(), self.kafka_dir)
+        self.timings["start_s"] = time.monotonic() - t1
+
+    def _wait(self, what: str, ready: object, logs: Path) -> None:
+        assert callable(ready)
+        deadline = time.monotonic() + self.cfg.start_timeout_s
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            self._check_alive(what, logs)
+            time.sleep(0.5)
+        raise InfraError(f"{what} not ready after {self.cfg.start_timeout_s:.0f}s; logs in {logs}")
+
+    def _check_alive(self, what: str, logs: Path) -> None:
+        for pid_file in logs.glob("*.pid"):
+            pid = _read_pid(pid_file)
+            if pid is not None and not _pid_alive(pid):
+                raise InfraError(f"{what} exited during start; logs in {logs}")
+
+    def down(self) -> None:
+        _stop_pid(self.kafka_dir / "kafka.pid")
+        _stop_pid(self.ferret_dir / "ferretdb.pid")
+
+    def stop_ferretdb(self) -> None:
+        """Stops only the store (tests use it to prove nothing is lost while it is away)."""
+        _stop_pid(self.ferret_dir / "ferretdb.pid")
+
+    def status(self) -> dict[str, object]:
+        def proc(pid_file: Path) -> int | None:
+            pid = _read_pid(pid_file)
+            return pid if pid is not None and _pid_alive(pid) else None
+
+        kafka_pid = proc(self.kafka_dir / "kafka.pid")
+        ferret_pid = proc(self.ferret_dir / "ferretdb.pid")
+        return {
+            "kafka": {
+                "pid": kafka_pid,
+                "bootstrap_servers": self.cfg.bootstrap_servers,
+                "ready": bool(kafka_pid) and self.kafka_started() and self.kafka_can_create_topic(),
+            },
+            "ferretdb": {
+                "pid": ferret_pid,
+                "url": self.cfg.mongodb_url,
+                "ready": bool(ferret_pid) and self.ferretdb_live() and self.ferretdb_pings(),
+            },
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the tests and services at this infrastructure."""
+        return {
+            "CASEMESH_KAFKA_BOOTSTRAP_SERVERS": self.cfg.bootstrap_servers,
+            "CASEMESH_MONGODB_URL": self.cfg.mongodb_url,
+        }
+
+
+@contextlib.contextmanager
+def running(cfg: LocalInfraConfig) -> Iterator[LocalInfra]:
+    infra = LocalInfra(cfg)
+    try:
+        infra.up()
+        yield infra
+    finally:
+        infra.down()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localinfra", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "install"])
+    args = parser.parse_args(argv)
+    infra = LocalInfra(LocalInfraConfig.from_env())
+    if args.command == "install":
+        install(infra.cfg)
+    elif args.command == "up":
+        try:
+            infra.up()
+        except InfraError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            infra.down()
+            return 1
+        print(json.dumps({"status": "up", **infra.env(), "timings": infra.timings}, indent=2))
+    elif args.command == "down":
+        infra.down()
+        print(json.dumps({"status": "down"}))
+    elif args.command == "status":
+        status = infra.status()
+        print(json.dumps(status, indent=2))
+        return 0 if all(v["ready"] for v in status.values()) else 3  # type: ignore[index]
+    else:
+        for k, v in infra.env().items():
+            print(f"export {k}={v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

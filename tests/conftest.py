@@ -1,0 +1,146 @@
+"""Where the tests' Kafka and MongoDB-protocol store come from, in this order:
+
+1. environment variables naming existing ones
+   (``CASEMESH_TEST_KAFKA_BOOTSTRAP_SERVERS`` and ``CASEMESH_TEST_MONGODB_URL``);
+2. testcontainers (Confluent cp-kafka in KRaft mode and ``mongo:7``) when a Docker engine answers;
+3. the ``deploy/local`` launcher (Kafka from Maven Central, FerretDB built with Go) on free ports.
+
+Under ``CI=true`` a test that needs infrastructure fails, never skips, when none can be started.
+Each test gets its own topics and its own database, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
+
+from deploy.local.localinfra import LocalInfra, LocalInfraConfig
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class Infra:
+    bootstrap_servers: str
+    mongodb_url: str
+    source: str
+    local: LocalInfra | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _from_docker() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with (
+        KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as kafka,
+        MongoDbContainer("mongo:7.0.14") as mongo,
+    ):
+        yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "docker")
+
+
+@contextlib.contextmanager
+def _from_local(tmp_root: Path) -> Iterator[Infra]:
+    cfg = LocalInfraConfig.with_free_ports(tmp_root / "local-infra")
+    infra = LocalInfra(cfg)
+    try:
+        infra.up()
+        yield Infra(cfg.bootstrap_servers, cfg.mongodb_url, "local", local=infra)
+    finally:
+        infra.down()
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    kafka_env = os.environ.get("CASEMESH_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    mongo_env = os.environ.get("CASEMESH_TEST_MONGODB_URL")
+    if kafka_env and mongo_env:
+        yield Infra(kafka_env, mongo_env, "env")
+        return
+    errors: list[str] = []
+    if _docker_answers():
+        try:
+            with _from_docker() as found:
+                yield found
+            return
+        except Exception as exc:  # the next source is tried
+            errors.append(f"testcontainers: {exc}")
+    try:
+        with _from_local(tmp_path_factory.mktemp("infra")) as found:
+            yield found
+        return
+    except Exception as exc:
+        errors.append(f"deploy/local: {exc}")
+    reason = "no Kafka and MongoDB-protocol store could be started: " + "; ".join(errors)
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def database_name(mongo: AsyncMongoClient[dict[str, object]]) -> AsyncIterator[str]:
+    """A database of the test's own, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with contextlib.suppress(Exception):
+        await mongo.drop_database(name)
+
+
+class TopicFactory:
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.suffix = uuid.uuid4().hex[:8]
+
+    def name(self, base: str) -> str:
+        return f"{base}.t{self.suffix}"
+
+    async def create(self, *names: str, partitions: int = 1) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+def topics(infra: Infra) -> TopicFactory:
+    """Fresh, uniquely named topics for one test."""
+    return TopicFactory(infra.bootstrap_servers)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts or "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,251 @@
+"""Static checks on the container deployment files.
+
+There is no Docker engine where the unit tests run, so the compose file and the
+Dockerfile are parsed and checked for the properties the deployment relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+
+SERVICES = ("referrals", "approvals", "notifications", "complaints", "contacts")
+HOST_PORTS = {
+    "referrals": 8081,
+    "approvals": 8082,
+    "notifications": 8083,
+    "complaints": 8084,
+    "contacts": 8085,
+}
+TOPICS = (
+    *(
+        f"casemesh.{service}.{kind}.v1"
+        for service in SERVICES
+        for kind in ("commands", "events", "deadletter")
+    ),
+    "casemesh.notifications.dispatch.sms.v1",
+    "casemesh.notifications.dispatch.email.v1",
+    "casemesh.notifications.dispatch.letter.v1",
+    "casemesh.notifications.dispatch.phone.v1",
+    "casemesh.notifications.receipts.v1",
+    "casemesh.customers.events.v1",
+)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]  # type: ignore[no-any-return]
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    """Compose accepts the environment as a mapping or as a list of NAME=value."""
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        return dict(item.split("=", 1) for item in raw)
+    return {name: "" if value is None else str(value) for name, value in raw.items()}
+
+
+def command_text(service: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key in ("entrypoint", "command"):
+        value = service.get(key) or []
+        parts.extend([value] if isinstance(value, str) else value)
+    return " ".join(parts)
+
+
+def healthcheck_test(service: dict[str, Any]) -> str:
+    test = service["healthcheck"]["test"]
+    return test if isinstance(test, str) else " ".join(test)
+
+
+def image_is_pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    last_segment = image.rsplit("/", 1)[-1]  # a registry host may carry a :port
+    if ":" not in last_segment:
+        return False
+    tag = last_segment.rsplit(":", 1)[1]
+    return bool(tag) and tag != "latest"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    logical_lines = re.sub(r"\\\n", " ", text).splitlines()
+    instructions = []
+    for line in logical_lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, argument = stripped.partition(" ")
+            instructions.append((keyword.upper(), argument.strip()))
+    return instructions
+
+
+def test_every_image_tag_is_pinned(services: dict[str, dict[str, Any]]) -> None:
+    images = {name: service["image"] for name, service in services.items() if "image" in service}
+    assert images, "no images declared"
+    unpinned = {name: image for name, image in images.items() if not image_is_pinned(image)}
+    assert not unpinned
+
+
+def test_every_container_either_builds_or_names_an_image(services: dict[str, dict[str, Any]]) -> None:
+    assert all("image" in service or "build" in service for service in services.values())
+
+
+def test_kafka_is_a_single_kraft_node_on_3_9_1(services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]
+    env = environment_of(kafka)
+    assert kafka["image"] == "apache/kafka:3.9.1"
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
+    assert "PLAINTEXT://:9092" in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["CLUSTER_ID"]
+
+
+def test_kafka_health_is_checked_with_the_broker_api_versions_tool(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    test = healthcheck_test(services["kafka"])
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in test
+    assert "--bootstrap-server localhost:9092" in test
+
+
+def test_mongo_is_a_7_x_replica_set_that_initiates_itself(services: dict[str, dict[str, Any]]) -> None:
+    mongo = services["mongo"]
+    command = command_text(mongo)
+    assert re.fullmatch(r"mongo:7\.\d+\.\d+", mongo["image"])
+    assert "--replSet rs0" in command
+    assert "--bind_ip_all" in command
+    health = healthcheck_test(mongo)
+    assert "mongosh" in health
+    assert "rs.initiate(" in health
+    assert "_id:'rs0'" in health
+    assert "host:'mongo:27017'" in health
+
+
+def test_mongo_keeps_its_data_in_a_named_volume(compose: dict[str, Any]) -> None:
+    volumes = compose["services"]["mongo"]["volumes"]
+    named = {entry.split(":", 1)[0] for entry in volumes if not entry.startswith(("/", "."))}
+    assert named
+    assert named <= set(compose.get("volumes") or {})
+
+
+def test_all_five_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    assert set(SERVICES) <= set(services)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_has_its_broker_and_store_settings(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    prefix = f"CASEMESH_{name.upper()}_"
+    env = environment_of(services[name])
+    assert all(key.startswith(prefix) for key in env), "a setting without the service's prefix is ignored"
+
+    broker_host, _, broker_port = env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"].partition(":")
+    assert broker_host == "kafka"
+    assert broker_host in services
+    assert (
+        f"PLAINTEXT://{broker_host}:{broker_port}"
+        in environment_of(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    )
+
+    store = urlsplit(env[f"{prefix}MONGODB_URL"])
+    assert store.scheme == "mongodb"
+    assert store.hostname == "mongo"
+    assert store.hostname in services
+    assert parse_qs(store.query)["replicaSet"] == ["rs0"]
+    assert env[f"{prefix}MONGODB_DATABASE"] == f"casemesh_{name}"
+    assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0"
+    assert env[f"{prefix}HTTP_PORT"] == "8080"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_runs_itself_from_the_shared_image(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    service = services[name]
+    assert service["command"] == ["run", name]
+    assert service["build"] == "."
+    assert service["image"] == "casemesh:0.1.0"
+
+
+def test_all_services_share_one_build_and_image(services: dict[str, dict[str, Any]]) -> None:
+    assert len({(repr(services[name]["build"]), services[name]["image"]) for name in SERVICES}) == 1
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_has_a_readiness_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
+    test = healthcheck_test(services[name])
+    assert "http://127.0.0.1:8080/health/ready" in test
+    assert services[name]["stop_grace_period"] == "30s"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_waits_for_healthy_kafka_and_mongo_and_the_topics(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    depends_on = services[name]["depends_on"]
+    assert depends_on["kafka"]["condition"] == "service_healthy"
+    assert depends_on["mongo"]["condition"] == "service_healthy"
+    assert depends_on["topics"]["condition"] == "service_completed_successfully"
+
+
+def test_the_topics_job_creates_every_topic_once_kafka_is_healthy(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    topics = services["topics"]
+    script = command_text(topics)
+    assert topics["image"] == services["kafka"]["image"]
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    missing = [topic for topic in TOPICS if not re.search(rf"(?<![\w.]){re.escape(topic)}(?![\w.])", script)]
+    assert not missing
+    assert "--if-not-exists" in script
+    assert "--partitions 6" in script
+
+
+def test_every_published_port_binds_localhost_only(services: dict[str, dict[str, Any]]) -> None:
+    published = {
+        name: [str(port) for port in service["ports"]]
+        for name, service in services.items()
+        if "ports" in service
+    }
+    assert all(port.startswith("127.0.0.1:") for ports in published.values() for port in ports)
+    for name, host_port in HOST_PORTS.items():
+        assert published[name] == [f"127.0.0.1:{host_port}:8080"]
+
+
+def test_the_dockerfile_pins_its_base_image_and_runs_casemesh() -> None:
+    instructions = dockerfile_instructions()
+    bases = [argument.split()[0] for keyword, argument in instructions if keyword == "FROM"]
+    assert bases == ["python:3.11.10-slim-bookworm"]
+    assert all(image_is_pinned(base) for base in bases)
+    entrypoints = [argument for keyword, argument in instructions if keyword == "ENTRYPOINT"]
+    assert [json.loads(argument) for argument in entrypoints] == [["casemesh"]]
+
+
+def test_the_dockerfile_runs_as_a_non_root_user() -> None:
+    users = [argument for keyword, argument in dockerfile_instructions() if keyword == "USER"]
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
