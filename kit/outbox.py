@@ -1,0 +1,86 @@
+"""The relay: publishes outbox entries with the idempotent producer, then removes them.
+
+It runs right after each save (woken by ``notify``) and on a timer, which also finds entries
+left behind by a crash between the store write and the publish. Publishing is at least once:
+an entry published just before a crash is published again after it, under the same message
+id, and consumers drop it as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from kit.errors import is_infrastructure_error
+from kit.logs import log
+from kit.metrics import Metrics
+from kit.store import AggregateStore
+
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self, stores: Sequence[AggregateStore[Any]], publish: Publish, metrics: Metrics, interval_s: float
+    ) -> None:
+        self.stores = list(stores)
+        self.publish = publish
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def flush(self) -> int:
+        """Publishes everything pending now; returns how many events went out."""
+        sent = 0
+        for store in self.stores:
+            while True:
+                batch = await store.pending()
+                if not batch:
+                    break
+                for pending in batch:
+                    for entry in pending.entries:
+                        await self.publish(
+                            entry.topic,
+                            entry.key.encode(),
+                            entry.value.encode(),
+                            {"message-type": entry.message_type, "message-id": entry.id},
+                        )
+                        sent += 1
+                    await store.published(pending)
+                self.metrics.published.inc(sum(len(p.entries) for p in batch))
+        backlog = 0
+        for store in self.stores:
+            backlog += await store.backlog()
+        self.metrics.outbox_backlog.set(backlog)
+        return sent
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception as exc:
+                level = logging.INFO if is_infrastructure_error(exc) else logging.ERROR
+                log("outbox_relay_failed", error_class=type(exc).__name__, level=level)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.flush()

@@ -1,0 +1,47 @@
+"""Settings every service shares, read from environment variables with one prefix per service.
+
+A service subclasses ``ServiceSettings`` with ``model_config = service_config("referrals")``,
+so ``CASEMESH_REFERRALS_KAFKA_BOOTSTRAP_SERVERS`` and friends configure it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def service_config(service: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=f"CASEMESH_{service.upper()}_", extra="ignore")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEMESH_", extra="ignore")
+
+    service_name: str = Field(description="The service's name; also its producer name on envelopes.")
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    mongodb_url: str = "mongodb://127.0.0.1:27027/"
+    mongodb_database: str = Field("", description="Defaults to casemesh_<service>.")
+    consumer_group: str = Field("", description="Defaults to casemesh-<service>.")
+    topic_suffix: str = Field("", description="Appended to every topic name (isolates test runs).")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(0, description="0 disables the HTTP server (health, metrics, endpoints).")
+
+    max_message_bytes: int = Field(256 * 1024, gt=0, description="Checked before parsing.")
+    max_nesting_depth: int = Field(32, gt=0)
+    max_attempts: int = Field(5, gt=0, description="Attempts for a failure that is not infrastructure.")
+    retry_initial_s: float = Field(0.1, gt=0)
+    retry_max_s: float = Field(5.0, gt=0)
+    outbox_interval_s: float = Field(1.0, gt=0, description="Sweep for events left unpublished.")
+    store_timeout_ms: int = Field(2000, gt=0)
+    create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ServiceSettings:
+        if not self.mongodb_database:
+            self.mongodb_database = f"casemesh_{self.service_name}"
+        if not self.consumer_group:
+            self.consumer_group = f"casemesh-{self.service_name}"
+        return self
+
+    def topic(self, name: str) -> str:
+        return f"{name}{self.topic_suffix}"

@@ -1,0 +1,100 @@
+"""A tiny service defined for the kit's tests: it keeps a running total per customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, Field
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.base import Command, Event, Message, Rejection
+from contracts.envelope import Envelope
+from contracts.topics import Topic, TopicKind
+from kit.handling import apply
+from kit.processing import Outcome
+from kit.runtime import ServiceRuntime, Wiring
+from kit.settings import ServiceSettings
+from kit.store import AggregateStore
+
+COMMANDS = "casemesh.tally.commands.v1"
+EVENTS = "casemesh.tally.events.v1"
+
+
+class AddToTally(Command):
+    amount: Annotated[int, Field(ge=0, description="How much to add.", examples=[5])]
+
+
+class TallyIncreased(Event):
+    total: int = Field(description="The new total.", examples=[5])
+
+
+class TallyReasonCode(StrEnum):
+    TOO_LARGE = "too_large"
+
+
+class TallyRejected(Rejection):
+    reason_code: TallyReasonCode = Field(description="Why.", examples=[TallyReasonCode.TOO_LARGE])
+
+
+class Tally(BaseModel):
+    total: int = 0
+
+
+POISON_AMOUNT = 13
+"""An amount the decider trips over: a stand-in for a bug that no retry cures."""
+
+
+def decide(state: Tally | None, command: AddToTally, now: datetime) -> tuple[Tally | None, list[Message]]:
+    tally = state or Tally()
+    if command.amount == POISON_AMOUNT:
+        raise ValueError("unlucky")
+    if command.amount > 100:
+        return state, [
+            TallyRejected(
+                reason_code=TallyReasonCode.TOO_LARGE,
+                reason="amounts over 100 are refused",
+            )
+        ]
+    total = tally.total + command.amount
+    return Tally(total=total), [TallyIncreased(total=total)]
+
+
+TOPICS = {
+    COMMANDS: Topic(
+        name=COMMANDS,
+        kind=TopicKind.COMMANDS,
+        writer="any",
+        messages=(AddToTally,),
+        description="Commands for the tally test service",
+    ),
+}
+
+
+def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+    async def build(db: AsyncDatabase[dict[str, Any]], runtime: ServiceRuntime) -> Wiring:
+        store = AggregateStore(db["tallies"], Tally)
+
+        async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
+            return await apply(
+                store, envelope.csid, envelope, message, decide, now, settings, lambda _: EVENTS
+            )
+
+        return Wiring(handle=handle, stores=[store])
+
+    runtime = ServiceRuntime(
+        settings,
+        consumes=[COMMANDS],
+        produces=[EVENTS],
+        build=build,
+        extra_topics=TOPICS,
+        deadletter="casemesh.tally.deadletter.v1",
+    )
+
+    @runtime.broker.subscriber(*runtime.topics, **runtime.subscription)
+    async def on_tally_command(message: KafkaMessage) -> None:
+        await runtime.consume(message)
+
+    return runtime
