@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contracts.envelope import Envelope, decode_payload
-from contracts.topics import Topic
 from pydantic import ValidationError
 
+from contracts.envelope import Envelope, decode_payload
 from contracts.errors import ContractError, sanitised_errors
+from contracts.topics import Topic
 from kit.errors import Malformed
 
 

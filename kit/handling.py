@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from contracts.envelope import Envelope
-from contracts.topics import TOPICS
 from pydantic import BaseModel
 
 from contracts.base import Message, Rejection
+from contracts.envelope import Envelope
+from contracts.topics import TOPICS
 from kit.errors import ConcurrencyConflict
 from kit.processing import Outcome
 from kit.settings import ServiceSettings

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from contracts.envelope import Envelope
 from contracts.topics import Topic
-
 from kit.codec import decode
 from kit.errors import Malformed, is_infrastructure_error
 from kit.logs import log

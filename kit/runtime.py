@@ -190,6 +190,7 @@ class ServiceRuntime:
             await self.http.stop()
         if self.mongo is not None:
             await self.mongo.close()
+        self.processor = None
         log("stopped", service=self.settings.service_name)
 
     async def start(self) -> None:

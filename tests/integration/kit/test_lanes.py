@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from contracts.envelope import Envelope
 from pymongo import AsyncMongoClient
 
 from contracts.base import Actor, Role
+from contracts.envelope import Envelope
 from deploy.local.localinfra import LocalInfra, LocalInfraConfig
 from kit.runtime import ServiceRuntime
 from kit.settings import ServiceSettings
 from tests.conftest import Infra
 from tests.integration.kit.tally import COMMANDS, EVENTS, POISON_AMOUNT, AddToTally, make_runtime
+from tests.support import Mesh, wait_for
 
 CSID = "123456789"
 ACTOR = Actor(
@@ -35,99 +34,36 @@ def command(amount: int, csid: str = CSID) -> Envelope:
     )
 
 
-class Harness:
-    def __init__(self, infra: Infra, mongodb_url: str, database: str) -> None:
-        self.infra = infra
-        self.suffix = f".t{uuid.uuid4().hex[:8]}"
-        self.settings = ServiceSettings(
-            service_name="tally",
-            kafka_bootstrap_servers=infra.bootstrap_servers,
-            mongodb_url=mongodb_url,
-            mongodb_database=database,
-            topic_suffix=self.suffix,
-            consumer_group=f"tally{self.suffix}",
-            outbox_interval_s=0.2,
-            retry_initial_s=0.05,
-            retry_max_s=0.5,
-            max_attempts=3,
-            max_message_bytes=4096,
-            max_nesting_depth=8,
-            store_timeout_ms=1000,
+class Harness(Mesh):
+    """A mesh of one: the tally service, with small caps so every lane is easy to reach."""
+
+    def __init__(self, infra: Infra, database: str) -> None:
+        super().__init__(infra.bootstrap_servers, infra.mongodb_url)
+        self.settings = self.settings_for(database)
+
+    def settings_for(self, database: str) -> ServiceSettings:
+        settings: ServiceSettings = self.settings(
+            ServiceSettings, service_name="tally", max_message_bytes=4096, max_nesting_depth=8
         )
-        self.runtimes: list[ServiceRuntime] = []
-        self.producer: AIOKafkaProducer | None = None
+        settings.mongodb_database = database
+        return settings
 
-    def topic(self, name: str) -> str:
-        return f"{name}{self.suffix}"
-
-    async def start(self, prepare: Callable[[ServiceRuntime], None] | None = None) -> ServiceRuntime:
+    async def start_tally(self, prepare: Callable[[ServiceRuntime], None] | None = None) -> ServiceRuntime:
         runtime = make_runtime(self.settings)
         if prepare is not None:
             prepare(runtime)
-        await runtime.start()
-        self.runtimes.append(runtime)
-        return runtime
+        return await self.start(runtime)
 
-    async def send(self, value: bytes, key: bytes = CSID.encode()) -> None:
-        if self.producer is None:
-            self.producer = AIOKafkaProducer(
-                bootstrap_servers=self.infra.bootstrap_servers, enable_idempotence=True, acks="all"
-            )
-            await self.producer.start()
-        await self.producer.send_and_wait(self.topic(COMMANDS), value, key=key)
+    async def send_command(self, value: bytes, key: str = CSID) -> None:
+        await self.send(COMMANDS, value, key=key)
 
-    async def read(
-        self, name: str, count: int, timeout_s: float = 30.0, settle_s: float = 1.0
-    ) -> list[ConsumerRecord[Any, Any]]:
-        """Reads a topic from the start until ``count`` records came and ``settle_s`` brought no more."""
-        consumer = AIOKafkaConsumer(
-            self.topic(name),
-            bootstrap_servers=self.infra.bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        records: list[ConsumerRecord[Any, Any]] = []
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout_s
-            while loop.time() < deadline:
-                batch = await consumer.getmany(timeout_ms=int(settle_s * 1000))
-                got = [r for rs in batch.values() for r in rs]
-                records.extend(got)
-                if len(records) >= count and not got:
-                    break
-        finally:
-            await consumer.stop()
-        return records
-
-    async def committed(self) -> int:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.infra.bootstrap_servers,
-            group_id=self.settings.consumer_group,
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            total = 0
-            for partition in range(3):
-                total += await consumer.committed(TopicPartition(self.topic(COMMANDS), partition)) or 0
-            return total
-        finally:
-            await consumer.stop()
-
-    async def close(self) -> None:
-        for runtime in self.runtimes:
-            if runtime.processor is not None:
-                await runtime.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+    async def committed_commands(self) -> int:
+        return await self.committed(COMMANDS, self.settings.consumer_group)
 
 
 @pytest.fixture
 async def harness(infra: Infra, database_name: str) -> AsyncIterator[Harness]:
-    h = Harness(infra, infra.mongodb_url, database_name)
+    h = Harness(infra, database_name)
     yield h
     await h.close()
 
@@ -140,22 +76,14 @@ def totals(records: list[ConsumerRecord[Any, Any]]) -> list[int]:
     ]
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
 async def test_the_same_message_delivered_three_times_is_applied_once_and_counted_as_duplicates(
     harness: Harness,
 ) -> None:
-    runtime = await harness.start()
+    runtime = await harness.start_tally()
     message = command(5).to_bytes()
     for _ in range(3):
-        await harness.send(message)
-    await harness.send(command(2).to_bytes())
+        await harness.send_command(message)
+    await harness.send_command(command(2).to_bytes())
 
     events = await harness.read(EVENTS, 2)
 
@@ -191,10 +119,10 @@ async def test_each_kind_of_malformed_input_is_dead_lettered_with_its_reason_and
     bodies["unsupported_schema_version"] = _with(good, schema_version=99)
     payload = dict(good.payload, amount="1")  # a string where a number belongs: no coercion on commands
     bodies["schema_violation"] = _with(good, payload=payload)
-    runtime = await harness.start()
+    runtime = await harness.start_tally()
     for code, _ in MALFORMED:
-        await harness.send(bodies[code])
-    await harness.send(good.to_bytes())
+        await harness.send_command(bodies[code])
+    await harness.send_command(good.to_bytes())
 
     dead = await harness.read("casemesh.tally.deadletter.v1", len(MALFORMED))
     events = await harness.read(EVENTS, 1)
@@ -208,7 +136,7 @@ async def test_each_kind_of_malformed_input_is_dead_lettered_with_its_reason_and
     assert [r.value for r in dead] == [bodies[code] for code, _ in MALFORMED], "the original bytes are kept"
     assert b"1" not in dict(dead[-1].headers)["x-reason"], "reasons never echo input values"
     assert totals(events) == [1]
-    await wait_for(lambda: _eq(harness.committed(), len(MALFORMED) + 1))
+    await wait_for(lambda: _eq(harness.committed_commands(), len(MALFORMED) + 1))
     assert runtime.metrics.dead_lettered.labels("not_json")._value.get() == 1
 
 
@@ -219,9 +147,9 @@ async def _eq(value: Awaitable[int], expected: int) -> bool:
 async def test_a_business_refusal_is_published_as_a_rejected_event_with_its_reason_code(
     harness: Harness,
 ) -> None:
-    await harness.start()
+    await harness.start_tally()
     refused = command(500)
-    await harness.send(refused.to_bytes())
+    await harness.send_command(refused.to_bytes())
 
     (event,) = await harness.read(EVENTS, 1)
 
@@ -236,9 +164,9 @@ async def test_a_business_refusal_is_published_as_a_rejected_event_with_its_reas
 async def test_a_poison_message_between_two_good_ones_is_dead_lettered_and_nothing_is_skipped(
     harness: Harness,
 ) -> None:
-    runtime = await harness.start()
+    runtime = await harness.start_tally()
     for amount in (3, POISON_AMOUNT, 4):
-        await harness.send(command(amount).to_bytes())
+        await harness.send_command(command(amount).to_bytes())
 
     events = await harness.read(EVENTS, 2)
     (dead,) = await harness.read("casemesh.tally.deadletter.v1", 1)
@@ -246,7 +174,7 @@ async def test_a_poison_message_between_two_good_ones_is_dead_lettered_and_nothi
     assert totals(events) == [3, 7]
     assert dict(dead.headers)["x-reason-code"] == b"handler_failed"
     assert dict(dead.headers)["x-error-class"] == b"ValueError"
-    await wait_for(lambda: _eq(harness.committed(), 3))
+    await wait_for(lambda: _eq(harness.committed_commands(), 3))
     assert runtime.metrics.dead_lettered.labels("handler_failed")._value.get() == 1
 
 
@@ -256,8 +184,8 @@ async def test_an_event_stored_but_not_published_before_a_crash_is_published_exa
     async def crash_before_publishing(*_: Any) -> None:
         raise SystemError("the process died before the relay published")
 
-    first = await harness.start(lambda rt: setattr(rt, "_publish", crash_before_publishing))
-    await harness.send(command(9).to_bytes())
+    first = await harness.start_tally(lambda rt: setattr(rt, "_publish", crash_before_publishing))
+    await harness.send_command(command(9).to_bytes())
     collection = mongo[harness.settings.mongodb_database]["tallies"]
 
     async def stored() -> bool:
@@ -265,10 +193,10 @@ async def test_an_event_stored_but_not_published_before_a_crash_is_published_exa
         return doc is not None and len(doc["outbox"]) == 1  # type: ignore[arg-type]
 
     await wait_for(stored)
-    await wait_for(lambda: _eq(harness.committed(), 1))
+    await wait_for(lambda: _eq(harness.committed_commands(), 1))
     await first.stop()
 
-    await harness.start()
+    await harness.start_tally()
     events = await harness.read(EVENTS, 1, settle_s=2.0)
 
     assert totals(events) == [9]
@@ -284,15 +212,18 @@ async def test_with_the_store_stopped_for_a_while_under_load_nothing_is_lost_or_
     await wait_for(lambda: asyncio.to_thread(lambda: store.ferretdb_live() and store.ferretdb_pings()))
     harness.settings.mongodb_url = store.cfg.mongodb_url
     try:
-        runtime = await harness.start()
+        runtime = await harness.start_tally()
         customers = [f"{100000 + n}" for n in range(5)]
         for n in range(10):
             for csid in customers:
-                await harness.send(command(1, csid).to_bytes(), key=csid.encode())
+                await harness.send_command(command(1, csid).to_bytes(), key=csid)
             if n == 3:
                 store.stop_ferretdb()
-        await asyncio.sleep(3)
-        assert runtime.metrics.infrastructure_retries._value.get() > 0
+
+        async def retrying() -> bool:
+            return bool(runtime.metrics.infrastructure_retries._value.get() >= 3)
+
+        await wait_for(retrying, timeout_s=60)
         store.start_ferretdb()
 
         events = await harness.read(EVENTS, 50, timeout_s=90)
