@@ -20,10 +20,11 @@ from contracts.topics import TOPICS
 from kit.errors import ConcurrencyConflict
 from kit.processing import Outcome
 from kit.settings import ServiceSettings
-from kit.store import AggregateStore, OutboxEntry
+from kit.store import AggregateStore, OutboxEntry, TimerEntry
+from kit.timers import Deferred
 
 S = TypeVar("S", bound=BaseModel)
-Decider = Callable[[S | None, Any, datetime], tuple[S | None, Sequence[Message]]]
+Decider = Callable[[S | None, Any, datetime], tuple[S | None, Sequence[Message | Deferred]]]
 
 MAX_CONFLICT_RETRIES = 20
 
@@ -89,6 +90,40 @@ def outbox_entries(
     return entries
 
 
+def timer_entries(
+    cause: Envelope,
+    deferred: Sequence[Deferred],
+    aggregate_id: str,
+    settings: ServiceSettings,
+    route: Route = default_route,
+) -> list[TimerEntry]:
+    entries = []
+    for timer in deferred:
+        message_id = uuid.uuid5(
+            uuid.NAMESPACE_URL, f"casemesh:{settings.service_name}:{aggregate_id}:{timer.timer_id}"
+        )
+        envelope = Envelope.wrap(
+            timer.message,
+            csid=cause.csid,
+            producer=settings.service_name,
+            occurred_at=timer.due_at,
+            message_id=message_id,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.message_id,
+        )
+        entries.append(
+            TimerEntry(
+                id=str(message_id),
+                due_at=timer.due_at,
+                topic=settings.topic(route(timer.message)),
+                key=envelope.csid,
+                message_type=envelope.message_type,
+                value=envelope.to_bytes().decode(),
+            )
+        )
+    return entries
+
+
 async def apply(
     store: AggregateStore[S],
     aggregate_id: str,
@@ -104,10 +139,13 @@ async def apply(
         loaded = await store.load(aggregate_id)
         if loaded.has_applied(str(envelope.message_id)):
             return Outcome.DUPLICATE
-        state, events = decide(loaded.state, message, now)
+        state, outputs = decide(loaded.state, message, now)
+        events = [o for o in outputs if not isinstance(o, Deferred)]
+        deferred = [o for o in outputs if isinstance(o, Deferred)]
         try:
             entries = outbox_entries(envelope, events, now, settings, route)
-            await store.save(loaded, state, str(envelope.message_id), entries)
+            timers = timer_entries(envelope, deferred, aggregate_id, settings, route)
+            await store.save(loaded, state, str(envelope.message_id), entries, timers)
         except ConcurrencyConflict:
             continue
         if any(isinstance(e, Rejection) for e in events):

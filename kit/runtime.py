@@ -37,6 +37,7 @@ from kit.outbox import OutboxRelay
 from kit.processing import Clock, Handler, Incoming, Outcome, Processor, dead_letter_headers
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
+from kit.timers import TimerSweeper
 
 
 def utc_now() -> datetime:
@@ -91,6 +92,7 @@ class ServiceRuntime:
         self.wiring: Wiring | None = None
         self.processor: Processor | None = None
         self.relay: OutboxRelay | None = None
+        self.timers: TimerSweeper | None = None
         self.http: HttpServer | None = None
         self._background: list[asyncio.Task[None]] = []
         self.app = FastStream(
@@ -165,7 +167,9 @@ class ServiceRuntime:
             clock=self.clock,
             stopping=self.stopping,
         )
+        self.timers = TimerSweeper(self.wiring.stores, self._publish, self.clock, s.timer_interval_s)
         await self.broker.connect()
+        self.timers.start()
         self.relay.start()
         self.relay.notify()
         self._background = [asyncio.create_task(job()) for job in self.wiring.background]
@@ -184,6 +188,8 @@ class ServiceRuntime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.timers is not None:
+            await self.timers.stop()
         if self.relay is not None:
             await self.relay.stop()
         if self.http is not None:

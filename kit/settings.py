@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
     retry_initial_s: float = Field(0.1, gt=0)
     retry_max_s: float = Field(5.0, gt=0)
     outbox_interval_s: float = Field(1.0, gt=0, description="Sweep for events left unpublished.")
+    timer_interval_s: float = Field(1.0, gt=0, description="How often due timers are looked for.")
     store_timeout_ms: int = Field(2000, gt=0)
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
 

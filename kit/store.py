@@ -56,12 +56,37 @@ class OutboxEntry:
         )
 
 
+@dataclass(frozen=True)
+class TimerEntry:
+    id: str
+    due_at: datetime
+    topic: str
+    key: str
+    message_type: str
+    value: str
+
+    def to_document(self) -> Document:
+        return {
+            "id": self.id,
+            "due_at": self.due_at,
+            "topic": self.topic,
+            "key": self.key,
+            "type": self.message_type,
+            "value": self.value,
+        }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 @dataclass
 class Loaded(Generic[S]):
     id: str
     version: int
     state: S | None
     applied: list[str] = field(default_factory=list)
+    next_due: datetime | None = None
 
     def has_applied(self, message_id: str) -> bool:
         return message_id in self.applied
@@ -86,18 +111,28 @@ class AggregateStore(Generic[S]):
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("pending", ASCENDING)])
+        await self.collection.create_index([("next_due", ASCENDING)])
 
     async def load(self, aggregate_id: str) -> Loaded[S]:
-        doc = await self.collection.find_one({"_id": aggregate_id}, projection={"outbox": False})
+        doc = await self.collection.find_one(
+            {"_id": aggregate_id}, projection={"outbox": False, "timers": False}
+        )
         if doc is None:
             return Loaded(aggregate_id, 0, None, [])
         state = self.state_type.model_validate(doc["state"]) if doc.get("state") is not None else None
-        return Loaded(aggregate_id, int(doc["version"]), state, list(doc.get("applied", [])))
+        return Loaded(
+            aggregate_id, int(doc["version"]), state, list(doc.get("applied", [])), doc.get("next_due")
+        )
 
     async def save(
-        self, loaded: Loaded[S], state: S | None, message_id: str, outbox: list[OutboxEntry]
+        self,
+        loaded: Loaded[S],
+        state: S | None,
+        message_id: str,
+        outbox: list[OutboxEntry],
+        timers: list[TimerEntry] | None = None,
     ) -> int:
-        """Writes the new state, the applied id and the outbox in one conditional update.
+        """Writes the new state, the applied id, the outbox and new timers in one conditional update.
 
         Raises ``ConcurrencyConflict`` when someone else saved since ``loaded`` was read.
         Returns the new version.
@@ -106,6 +141,9 @@ class AggregateStore(Generic[S]):
         applied = [*loaded.applied, message_id][-KEEP_APPLIED:]
         state_doc = state.model_dump(mode="json") if state is not None else None
         entries = [e.to_document() for e in outbox]
+        new_timers = [t.to_document() for t in timers or []]
+        dues = [t.due_at for t in timers or []] + ([loaded.next_due] if loaded.next_due else [])
+        next_due = min(dues) if dues else None
         if loaded.version == 0:
             try:
                 await self.collection.insert_one(
@@ -116,6 +154,8 @@ class AggregateStore(Generic[S]):
                         "applied": applied,
                         "outbox": entries,
                         "pending": bool(entries),
+                        "timers": new_timers,
+                        "next_due": next_due,
                         "updated_at": now,
                     }
                 )
@@ -129,10 +169,16 @@ class AggregateStore(Generic[S]):
                 "applied": applied,
                 "updated_at": now,
                 **({"pending": True} if entries else {}),
+                **({"next_due": next_due} if new_timers else {}),
             }
         }
+        push: Document = {}
         if entries:
-            update["$push"] = {"outbox": {"$each": entries}}
+            push["outbox"] = {"$each": entries}
+        if new_timers:
+            push["timers"] = {"$each": new_timers}
+        if push:
+            update["$push"] = push
         result = await self.collection.update_one({"_id": loaded.id, "version": loaded.version}, update)
         if result.matched_count != 1:
             raise ConcurrencyConflict(loaded.id)
@@ -158,6 +204,29 @@ class AggregateStore(Generic[S]):
         )
         if result.matched_count == 0:
             await self.collection.update_one({"_id": pending.aggregate_id}, pull)
+
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[str, list[Document]]]:
+        found = []
+        cursor = self.collection.find({"next_due": {"$lte": now}}, projection={"timers": True}).limit(limit)
+        async for doc in cursor:
+            due = [t for t in doc.get("timers", []) if _aware(t["due_at"]) <= now]
+            found.append((str(doc["_id"]), due))
+        return found
+
+    async def timers_fired(self, aggregate_id: str, fired: list[Document]) -> None:
+        """Removes fired timers (exact entries) and recomputes ``next_due`` from what is left."""
+        if fired:
+            await self.collection.update_one({"_id": aggregate_id}, {"$pullAll": {"timers": fired}})
+        doc = await self.collection.find_one(
+            {"_id": aggregate_id}, projection={"timers": True, "version": True}
+        )
+        if doc is None:
+            return
+        remaining = [_aware(t["due_at"]) for t in doc.get("timers", [])]
+        await self.collection.update_one(
+            {"_id": aggregate_id, "version": doc["version"]},
+            {"$set": {"next_due": min(remaining) if remaining else None}},
+        )
 
     async def backlog(self) -> int:
         return await self.collection.count_documents({"pending": True})

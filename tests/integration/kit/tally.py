@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,14 +10,15 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.base import Command, Event, Message, Rejection
+from contracts.base import Actor, Command, Event, Message, Rejection
 from contracts.envelope import Envelope
 from contracts.topics import Topic, TopicKind
 from kit.handling import apply
-from kit.processing import Outcome
-from kit.runtime import ServiceRuntime, Wiring
+from kit.processing import Clock, Outcome
+from kit.runtime import ServiceRuntime, Wiring, utc_now
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
+from kit.timers import Deferred
 
 COMMANDS = "casemesh.tally.commands.v1"
 EVENTS = "casemesh.tally.events.v1"
@@ -47,8 +48,17 @@ POISON_AMOUNT = 13
 """An amount the decider trips over: a stand-in for a bug that no retry cures."""
 
 
-def decide(state: Tally | None, command: AddToTally, now: datetime) -> tuple[Tally | None, list[Message]]:
+BONUS_DELAY = timedelta(days=90)
+
+
+def decide(
+    state: Tally | None, command: AddToTally, now: datetime
+) -> tuple[Tally | None, list[Message | Deferred]]:
     tally = state or Tally()
+    if command.amount == 0:
+        # Adding nothing earns a bonus of 1, ninety days later (a stand-in for a durable timer).
+        bonus = AddToTally(actor=Actor.system("tally-timer"), amount=1)
+        return tally, [Deferred(bonus, now + BONUS_DELAY, "bonus")]
     if command.amount == POISON_AMOUNT:
         raise ValueError("unlucky")
     if command.amount > 100:
@@ -73,13 +83,17 @@ TOPICS = {
 }
 
 
-def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
+def route(message: Message) -> str:
+    return COMMANDS if isinstance(message, AddToTally) else EVENTS
+
+
+def make_runtime(settings: ServiceSettings, clock: Clock = utc_now) -> ServiceRuntime:
     async def build(db: AsyncDatabase[dict[str, Any]], runtime: ServiceRuntime) -> Wiring:
         store = AggregateStore(db["tallies"], Tally)
 
         async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
             return await apply(
-                store, envelope.csid, envelope, message, decide, now, settings, lambda _: EVENTS
+                store, envelope.csid, envelope, message, decide, now, settings, route
             )
 
         return Wiring(handle=handle, stores=[store])
@@ -89,6 +103,7 @@ def make_runtime(settings: ServiceSettings) -> ServiceRuntime:
         consumes=[COMMANDS],
         produces=[EVENTS],
         build=build,
+        clock=clock,
         extra_topics=TOPICS,
         deadletter="casemesh.tally.deadletter.v1",
     )
