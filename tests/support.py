@@ -103,9 +103,16 @@ class Mesh:
         await self._producer.send_and_wait(self.topic(topic), value, key=key.encode() if key else None)
 
     async def read(
-        self, topic: str, count: int, timeout_s: float = 30.0, settle_s: float = 1.0
+        self,
+        topic: str,
+        count: int,
+        timeout_s: float = 30.0,
+        settle_s: float = 1.0,
+        until: Callable[[list[Record]], bool] | None = None,
     ) -> list[Record]:
-        """Reads a (base) topic from the start until ``count`` records came and no more for ``settle_s``."""
+        """Reads a (base) topic from the start until ``count`` records came (and ``until`` holds, if
+        given) and no more came for ``settle_s``. Redelivered records count, so a test of an
+        at-least-once path passes ``until`` to wait for what it needs."""
         consumer = AIOKafkaConsumer(
             self.topic(topic),
             bootstrap_servers=self.bootstrap_servers,
@@ -122,7 +129,7 @@ class Mesh:
                 batch = await consumer.getmany(timeout_ms=int(settle_s * 1000))
                 got = [r for rs in batch.values() for r in rs]
                 records.extend(got)
-                if len(records) >= count and not got:
+                if len(records) >= count and not got and (until is None or until(records)):
                     break
         finally:
             await consumer.stop()

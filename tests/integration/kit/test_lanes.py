@@ -20,7 +20,7 @@ from kit.runtime import ServiceRuntime
 from kit.settings import ServiceSettings
 from tests.conftest import Infra
 from tests.integration.kit.tally import COMMANDS, EVENTS, POISON_AMOUNT, AddToTally, make_runtime
-from tests.support import Mesh, wait_for
+from tests.support import Mesh, Record, wait_for
 
 CSID = "123456789"
 ACTOR = Actor(
@@ -226,7 +226,10 @@ async def test_with_the_store_stopped_for_a_while_under_load_nothing_is_lost_or_
         await wait_for(retrying, timeout_s=60)
         store.start_ferretdb()
 
-        events = await harness.read(EVENTS, 50, timeout_s=90)
+        def every_total_arrived(records: list[Record]) -> bool:
+            return len({(r.key, json.loads(r.value)["payload"]["total"]) for r in records}) >= 50
+
+        events = await harness.read(EVENTS, 50, timeout_s=90, until=every_total_arrived)
         dead = await harness.read("casemesh.tally.deadletter.v1", 0, settle_s=0.5)
     finally:
         await harness.close()
@@ -237,6 +240,5 @@ async def test_with_the_store_stopped_for_a_while_under_load_nothing_is_lost_or_
     for record in events:
         by_customer.setdefault(record.key, []).append(json.loads(record.value)["payload"]["total"])
     assert dead == []
-    assert {k: sorted(set(v)) for k, v in by_customer.items()} == {
-        c.encode(): list(range(1, 11)) for c in customers
-    }
+    expected = {c.encode(): list(range(1, 11)) for c in customers}
+    assert {k: sorted(set(v)) for k, v in by_customer.items()} == expected, by_customer
