@@ -54,7 +54,10 @@ class Wiring:
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
-Build = Callable[[AsyncDatabase[dict[str, Any]], "ServiceRuntime"], Awaitable[Wiring]]
+Database = AsyncDatabase[dict[str, Any]]
+"""The service's database, as ``build`` receives it (so ``app.py`` needs no pymongo import)."""
+
+Build = Callable[[Database, "ServiceRuntime"], Awaitable[Wiring]]
 
 
 class ServiceRuntime:
