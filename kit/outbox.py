@@ -1,7 +1,8 @@
 """The relay: publishes outbox entries with the idempotent producer, then removes them.
 
 It runs right after each save (woken by ``notify``) and on a timer, which also finds entries
-left behind by a crash between the store write and the publish. Publishing is at least once:
+left behind by a crash between the store write and the publish. It never writes the aggregate
+(see kit/store.py): it marks what it sent, and the handler prunes. Publishing is at least once:
 an entry published just before a crash is published again after it, under the same message
 id, and consumers drop it as a duplicate.
 """
@@ -17,9 +18,42 @@ from typing import Any
 from kit.errors import is_infrastructure_error
 from kit.logs import log
 from kit.metrics import Metrics
-from kit.store import AggregateStore
+from kit.store import AggregateStore, Pending
 
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+
+
+SEEN_LIMIT = 100_000
+
+
+async def publish_unsent(
+    store: AggregateStore[Any], pending: list[Pending], publish: Publish, seen: dict[tuple[str, str], int]
+) -> int:
+    """Publishes the entries not yet marked sent, then marks them (never writing the aggregate).
+
+    ``seen`` remembers aggregates whose entries were all sent at a version, so an aggregate
+    waiting for its handler to prune a sent outbox is not looked at again.
+    """
+    if len(seen) > SEEN_LIMIT:
+        seen.clear()
+    count = 0
+    for item in pending:
+        memo = (store.collection.name, item.aggregate_id)
+        if seen.get(memo) == item.version:
+            continue
+        already = await store.sent_ids([e.id for e in item.entries])
+        unsent = [e for e in item.entries if e.id not in already]
+        for entry in unsent:
+            await publish(
+                entry.topic,
+                entry.key.encode(),
+                entry.value.encode(),
+                {"message-type": entry.message_type, "message-id": entry.id},
+            )
+        await store.mark_sent([e.id for e in unsent])
+        seen[memo] = item.version
+        count += len(unsent)
+    return count
 
 
 class OutboxRelay:
@@ -31,34 +65,22 @@ class OutboxRelay:
         self.metrics = metrics
         self.interval_s = interval_s
         self._wake = asyncio.Event()
+        self._seen: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         self._wake.set()
 
     async def flush(self) -> int:
-        """Publishes everything pending now; returns how many events went out."""
+        """Publishes every outbox entry not yet marked sent; returns how many went out."""
         sent = 0
         for store in self.stores:
-            while True:
-                batch = await store.pending()
-                if not batch:
-                    break
-                for pending in batch:
-                    for entry in pending.entries:
-                        await self.publish(
-                            entry.topic,
-                            entry.key.encode(),
-                            entry.value.encode(),
-                            {"message-type": entry.message_type, "message-id": entry.id},
-                        )
-                        sent += 1
-                    await store.published(pending)
-                self.metrics.published.inc(sum(len(p.entries) for p in batch))
+            sent += await publish_unsent(store, await store.pending(), self.publish, self._seen)
         backlog = 0
         for store in self.stores:
             backlog += await store.backlog()
         self.metrics.outbox_backlog.set(backlog)
+        self.metrics.published.inc(sent)
         return sent
 
     async def run(self) -> None:

@@ -1,14 +1,18 @@
-"""One document per aggregate: state, version, applied message ids and the outbox.
+"""One document per aggregate: state, version, applied message ids, outbox and timers.
 
-Every change is one conditional single-document write, so it is atomic on MongoDB and on
-FerretDB alike without transactions:
+    {_id, version, state, applied: [ids], outbox: [entries], pending, timers: [entries], next_due}
 
-    {_id, version, state, applied: [message ids], outbox: [entries], pending: bool, updated_at}
+Every change is one conditional single-document write by the aggregate's **only writer**: the
+handler of the partition its messages are keyed to. Nothing else ever writes that document.
 
-``version`` is the optimistic-concurrency guard; ``applied`` makes redelivery harmless;
-``outbox`` holds events not yet published and ``pending`` says there are some, so the relay
-finds them with an indexed query. The relay removes published entries with ``$pullAll`` and never
-touches ``version``, so it cannot collide with a handler's save.
+Why a single writer: FerretDB 1.24 (SQLite) does not make an update atomic with the filter it
+matched. Forty concurrent ``update_one({_id, version: v}, …)`` calls all reported a match and
+only six survived (docs/decisions/0003-single-writer-aggregates.md). So the relay and the timer
+sweeper never update the aggregate: they *insert* a marker ``{_id: message id}`` into the
+``<collection>_sent`` collection when they have published an event or fired a timer (an insert
+under a unique ``_id`` is atomic on both stores). The handler drops marked entries from the
+outbox and timers at its next save. ``version`` still guards against a second writer where the
+store honours it (MongoDB), and ``applied`` makes redelivery harmless.
 """
 
 from __future__ import annotations
@@ -18,10 +22,9 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kit.errors import ConcurrencyConflict
 
@@ -56,24 +59,26 @@ class OutboxEntry:
         )
 
 
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
-class TimerEntry:
-    id: str
-    due_at: datetime
-    topic: str
-    key: str
-    message_type: str
-    value: str
+class TimerEntry(OutboxEntry):
+    due_at: datetime = NEVER
 
     def to_document(self) -> Document:
-        return {
-            "id": self.id,
-            "due_at": self.due_at,
-            "topic": self.topic,
-            "key": self.key,
-            "type": self.message_type,
-            "value": self.value,
-        }
+        return {**super().to_document(), "due_at": self.due_at}
+
+    @classmethod
+    def from_document(cls, doc: Document) -> TimerEntry:
+        return cls(
+            id=doc["id"],
+            topic=doc["topic"],
+            key=doc["key"],
+            message_type=doc["type"],
+            value=doc["value"],
+            due_at=_aware(doc["due_at"]),
+        )
 
 
 def _aware(value: datetime) -> datetime:
@@ -86,27 +91,26 @@ class Loaded(Generic[S]):
     version: int
     state: S | None
     applied: list[str] = field(default_factory=list)
-    next_due: datetime | None = None
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    timers: list[TimerEntry] = field(default_factory=list)
 
     def has_applied(self, message_id: str) -> bool:
         return message_id in self.applied
 
 
 @dataclass(frozen=True)
-class PendingOutbox:
+class Pending:
+    """An aggregate's outbox entries or due timers that may still need publishing."""
+
     aggregate_id: str
-    collection: str
     version: int
     entries: tuple[OutboxEntry, ...]
-
-
-def open_database(client: AsyncMongoClient[Document], name: str) -> AsyncDatabase[Document]:
-    return client[name]
 
 
 class AggregateStore(Generic[S]):
     def __init__(self, collection: AsyncCollection[Document], state_type: type[S]) -> None:
         self.collection = collection
+        self.sent = collection.database[f"{collection.name}_sent"]
         self.state_type = state_type
 
     async def ensure_indexes(self) -> None:
@@ -114,14 +118,17 @@ class AggregateStore(Generic[S]):
         await self.collection.create_index([("next_due", ASCENDING)])
 
     async def load(self, aggregate_id: str) -> Loaded[S]:
-        doc = await self.collection.find_one(
-            {"_id": aggregate_id}, projection={"outbox": False, "timers": False}
-        )
+        doc = await self.collection.find_one({"_id": aggregate_id})
         if doc is None:
-            return Loaded(aggregate_id, 0, None, [])
+            return Loaded(aggregate_id, 0, None)
         state = self.state_type.model_validate(doc["state"]) if doc.get("state") is not None else None
         return Loaded(
-            aggregate_id, int(doc["version"]), state, list(doc.get("applied", [])), doc.get("next_due")
+            aggregate_id,
+            int(doc["version"]),
+            state,
+            list(doc.get("applied", [])),
+            [OutboxEntry.from_document(e) for e in doc.get("outbox", [])],
+            [TimerEntry.from_document(t) for t in doc.get("timers", [])],
         )
 
     async def save(
@@ -132,101 +139,75 @@ class AggregateStore(Generic[S]):
         outbox: list[OutboxEntry],
         timers: list[TimerEntry] | None = None,
     ) -> int:
-        """Writes the new state, the applied id, the outbox and new timers in one conditional update.
+        """Writes state, applied id, outbox and timers in one conditional update; returns the version.
 
-        Raises ``ConcurrencyConflict`` when someone else saved since ``loaded`` was read.
-        Returns the new version.
+        Entries the relay or sweeper has marked as sent are dropped here, as is the timer whose
+        command is being applied. Raises ``ConcurrencyConflict`` when the version moved.
         """
-        now = datetime.now(UTC)
-        applied = [*loaded.applied, message_id][-KEEP_APPLIED:]
-        state_doc = state.model_dump(mode="json") if state is not None else None
-        entries = [e.to_document() for e in outbox]
-        new_timers = [t.to_document() for t in timers or []]
-        dues = [t.due_at for t in timers or []] + ([loaded.next_due] if loaded.next_due else [])
-        next_due = min(dues) if dues else None
+        sent = await self.sent_ids([e.id for e in loaded.outbox] + [t.id for t in loaded.timers])
+        kept_outbox = [e for e in loaded.outbox if e.id not in sent] + outbox
+        kept_timers = [t for t in loaded.timers if t.id not in sent and t.id != message_id] + (timers or [])
+        document = {
+            "version": loaded.version + 1,
+            "state": state.model_dump(mode="json") if state is not None else None,
+            "applied": [*loaded.applied, message_id][-KEEP_APPLIED:],
+            "outbox": [e.to_document() for e in kept_outbox],
+            "pending": bool(kept_outbox),
+            "timers": [t.to_document() for t in kept_timers],
+            "next_due": min((t.due_at for t in kept_timers), default=None),
+            "updated_at": datetime.now(UTC),
+        }
         if loaded.version == 0:
             try:
-                await self.collection.insert_one(
-                    {
-                        "_id": loaded.id,
-                        "version": 1,
-                        "state": state_doc,
-                        "applied": applied,
-                        "outbox": entries,
-                        "pending": bool(entries),
-                        "timers": new_timers,
-                        "next_due": next_due,
-                        "updated_at": now,
-                    }
-                )
+                await self.collection.insert_one({"_id": loaded.id, **document})
             except DuplicateKeyError:
                 raise ConcurrencyConflict(loaded.id) from None
-            return 1
-        update: Document = {
-            "$set": {
-                "version": loaded.version + 1,
-                "state": state_doc,
-                "applied": applied,
-                "updated_at": now,
-                **({"pending": True} if entries else {}),
-                **({"next_due": next_due} if new_timers else {}),
-            }
-        }
-        push: Document = {}
-        if entries:
-            push["outbox"] = {"$each": entries}
-        if new_timers:
-            push["timers"] = {"$each": new_timers}
-        if push:
-            update["$push"] = push
-        result = await self.collection.update_one({"_id": loaded.id, "version": loaded.version}, update)
-        if result.matched_count != 1:
-            raise ConcurrencyConflict(loaded.id)
+        else:
+            result = await self.collection.update_one(
+                {"_id": loaded.id, "version": loaded.version}, {"$set": document}
+            )
+            if result.matched_count != 1:
+                raise ConcurrencyConflict(loaded.id)
         return loaded.version + 1
 
-    async def pending(self, limit: int = 100) -> list[PendingOutbox]:
-        found: list[PendingOutbox] = []
+    # -- for the relay and the sweeper, which never write the aggregate
+
+    async def sent_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return {str(d["_id"]) async for d in self.sent.find({"_id": {"$in": ids}}, projection={"_id": True})}
+
+    async def mark_sent(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        now = datetime.now(UTC)
+        try:
+            await self.sent.insert_many([{"_id": i, "at": now} for i in ids], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def pending(self, limit: int = 0) -> list[Pending]:
+        found: list[Pending] = []
         cursor = self.collection.find({"pending": True}, projection={"outbox": True, "version": True}).limit(
             limit
         )
         async for doc in cursor:
             entries = tuple(OutboxEntry.from_document(e) for e in doc.get("outbox", []))
-            found.append(PendingOutbox(str(doc["_id"]), self.collection.name, int(doc["version"]), entries))
+            found.append(Pending(str(doc["_id"]), int(doc["version"]), entries))
         return found
 
-    async def published(self, pending: PendingOutbox) -> None:
-        """Removes published entries; clears ``pending`` only if nothing was saved meanwhile."""
-        # FerretDB 1.24 silently ignores $pull with a condition on sub-document fields;
-        # $pullAll with the exact entries works on both stores.
-        pull = {"$pullAll": {"outbox": [e.to_document() for e in pending.entries]}}
-        result = await self.collection.update_one(
-            {"_id": pending.aggregate_id, "version": pending.version}, {**pull, "$set": {"pending": False}}
-        )
-        if result.matched_count == 0:
-            await self.collection.update_one({"_id": pending.aggregate_id}, pull)
-
-    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[str, list[Document]]]:
-        found = []
-        cursor = self.collection.find({"next_due": {"$lte": now}}, projection={"timers": True}).limit(limit)
+    async def due_timers(self, now: datetime, limit: int = 0) -> list[Pending]:
+        found: list[Pending] = []
+        cursor = self.collection.find(
+            {"next_due": {"$lte": now}}, projection={"timers": True, "version": True}
+        ).limit(limit)
         async for doc in cursor:
-            due = [t for t in doc.get("timers", []) if _aware(t["due_at"]) <= now]
-            found.append((str(doc["_id"]), due))
+            timers = [TimerEntry.from_document(t) for t in doc.get("timers", [])]
+            due = tuple(t for t in timers if t.due_at <= now)
+            found.append(Pending(str(doc["_id"]), int(doc["version"]), due))
         return found
-
-    async def timers_fired(self, aggregate_id: str, fired: list[Document]) -> None:
-        """Removes fired timers (exact entries) and recomputes ``next_due`` from what is left."""
-        if fired:
-            await self.collection.update_one({"_id": aggregate_id}, {"$pullAll": {"timers": fired}})
-        doc = await self.collection.find_one(
-            {"_id": aggregate_id}, projection={"timers": True, "version": True}
-        )
-        if doc is None:
-            return
-        remaining = [_aware(t["due_at"]) for t in doc.get("timers", [])]
-        await self.collection.update_one(
-            {"_id": aggregate_id, "version": doc["version"]},
-            {"$set": {"next_due": min(remaining) if remaining else None}},
-        )
 
     async def backlog(self) -> int:
+        """Aggregates whose outbox the handler has not yet emptied (some may already be sent)."""
         return await self.collection.count_documents({"pending": True})

@@ -4,8 +4,9 @@ A decider asks for a timer by returning ``Deferred(message, due_at, timer_id)`` 
 The timer is saved in the aggregate's document by the same conditional write as the state and
 outbox (``timers`` and ``next_due``). The sweeper publishes each due timer's message — a command
 to the service's own commands topic — under a message id derived from the aggregate and the
-timer id, then removes it. If two replicas fire the same timer, or one fires it and crashes
-before removing it, the command arrives twice with one id and is applied once. A decider
+timer id, and marks it fired; the handler removes it when it applies the command. If two
+replicas fire the same timer, or one fires it and crashes before marking it, the command
+arrives twice with one id and is applied once. A decider
 receiving a timer's command checks the state: a timer whose reason has passed changes nothing.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from contracts.base import Message
 from kit.errors import is_infrastructure_error
 from kit.logs import log
-from kit.outbox import Publish
+from kit.outbox import Publish, publish_unsent
 from kit.store import AggregateStore
 
 
@@ -48,21 +49,14 @@ class TimerSweeper:
         self.clock = clock
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._seen: dict[tuple[str, str], int] = {}
 
     async def fire_due(self) -> int:
+        """Publishes every due timer not yet marked fired; returns how many fired."""
         now = self.clock()
         fired = 0
         for store in self.stores:
-            for aggregate_id, timers in await store.due_timers(now):
-                for timer in timers:
-                    await self.publish(
-                        timer["topic"],
-                        timer["key"].encode(),
-                        timer["value"].encode(),
-                        {"message-type": timer["type"], "message-id": timer["id"]},
-                    )
-                    fired += 1
-                await store.timers_fired(aggregate_id, timers)
+            fired += await publish_unsent(store, await store.due_timers(now), self.publish, self._seen)
         return fired
 
     async def run(self) -> None:
