@@ -54,6 +54,7 @@ class ComplaintsReasonCode(StrEnum):
     WRITTEN_RESPONSE_ONLY_FOR_LEVEL_2 = "WRITTEN_RESPONSE_ONLY_FOR_LEVEL_2"
     DUPLICATE_INVESTIGATION_STEP = "DUPLICATE_INVESTIGATION_STEP"
     STAFF_MEMBER_REQUIRED = "STAFF_MEMBER_REQUIRED"  # a compliment about a staff member names them
+    TEAM_REQUIRED = "TEAM_REQUIRED"  # a compliment about a team names the team (its Team Leader receives it)
     DUPLICATE_COMPLIMENT = "DUPLICATE_COMPLIMENT"
 
 

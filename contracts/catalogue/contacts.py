@@ -431,6 +431,15 @@ class MeetingMinutesIssued(Event):
     notification_ids: tuple[UUID, ...] = Field(
         max_length=100, description="The SendEmail notification ids.", examples=[[COMMUNICATION_ID]]
     )
+    unreachable_invitee_ids: tuple[Code, ...] = Field(
+        default=(),
+        max_length=30,
+        description=(
+            "Invitees who should receive the minutes but have no e-mail address (neither the customer "
+            "nor their representative, whose address notifications looks up)."
+        ),
+        examples=[["inv-3"]],
+    )
 
 
 class MeetingActionTaskCreated(Event):
@@ -533,6 +542,31 @@ class CommunicationLogged(Event):
         default=None,
         description="Id in the source (notification, stacking document or compliment id).",
         examples=[MEETING_ID],
+    )
+    # Seed 000 table 4 step 1: a PS stacking document is a communication record with a Type,
+    # Reason, Category and Issue; an international customer's one originates in the
+    # international system's notes. (Optional fields added for the communications log.)
+    communication_type: Code | None = Field(
+        default=None,
+        description="Record type as the seed names it (e.g. 'Phone Out').",
+        examples=["PHONE_OUT"],
+    )
+    communication_reason: Code | None = Field(
+        default=None, description="Record reason (seed 000 table 4).", examples=["PERS SERVICES"]
+    )
+    communication_category: Code | None = Field(
+        default=None, description="Record category (seed 000 table 4).", examples=["PS CUSTOMER CONTACT"]
+    )
+    communication_issue: Code | None = Field(
+        default=None, description="Record issue; None = 'Blank' (seed 000 table 4).", examples=[None]
+    )
+    origin: Code | None = Field(
+        default=None,
+        description="Where the source record was created (e.g. INTERNATIONAL_NOTES).",
+        examples=["INTERNATIONAL_NOTES"],
+    )
+    origin_record_id: Code | None = Field(
+        default=None, description="Id of the record in the originating system.", examples=["PLT-0042-77"]
     )
 
 

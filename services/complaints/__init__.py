@@ -1,0 +1,1 @@
+"""The complaints service: complaints and compliments (issue 6; seed 003)."""
