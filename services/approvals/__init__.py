@@ -1,0 +1,1 @@
+"""The approvals service: requests, decisions with segregation of duties, due-time escalation (issue 4)."""

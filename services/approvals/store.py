@@ -1,0 +1,94 @@
+"""Persistence of the approvals service: the customers' aggregates and the work-list projection.
+
+``approvals`` holds one aggregate per customer (see :mod:`services.approvals.domain`).
+``work_items`` is a projection, one document per request, rewritten from the aggregate's state
+after every handled message (also after a duplicate delivery, so a crash between the aggregate's
+save and the projection's write heals on redelivery). Rewriting from state is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.base import Role
+from kit.store import AggregateStore
+from services.approvals.domain import CustomerApprovals, PendingRequest, RequestStatus
+
+Document = dict[str, Any]
+
+
+def work_item(csid: str, book: CustomerApprovals, request: PendingRequest) -> Document:
+    """The work-list document of one request."""
+    return {
+        "_id": str(request.request_id),
+        "csid": csid,
+        "status": request.status.value,
+        "roles": [r.value for r in request.deciding_roles],
+        "required_role": request.required_role.value,
+        "escalated": request.escalated,
+        "subject_type": request.subject_type.value,
+        "subject_id": request.subject_id,
+        "chain_id": request.chain_id,
+        "summary": request.summary,
+        "requested_by": request.requested_by.officer_id,
+        "barred_officer_ids": sorted(
+            {request.requested_by.officer_id, *book.earlier_stage_officers(request)}
+        ),
+        "requested_at": request.requested_at,
+        "due_at": request.due_at,
+    }
+
+
+class ApprovalsStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.aggregates: AggregateStore[CustomerApprovals] = AggregateStore(
+            database["approvals"], CustomerApprovals
+        )
+        self.work_items: AsyncCollection[Document] = database["work_items"]
+
+    async def ensure_indexes(self) -> None:
+        await self.work_items.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+
+    async def project(self, csid: str) -> None:
+        """Rewrites the work items of ``csid``'s requests from the stored aggregate."""
+        loaded = await self.aggregates.load(csid)
+        book = loaded.state
+        if book is None or not book.requests:
+            return
+        await self.work_items.bulk_write(
+            [
+                ReplaceOne({"_id": str(r.request_id)}, work_item(csid, book, r), upsert=True)
+                for r in book.requests.values()
+            ],
+            ordered=False,
+        )
+
+    async def pending_for(self, role: Role, limit: int) -> list[Document]:
+        """Pending requests a holder of ``role`` may decide, oldest due first."""
+        cursor = (
+            self.work_items.find({"status": RequestStatus.PENDING.value, "roles": role.value})
+            .sort([("due_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def requested_by(self, officer_id: str, limit: int) -> list[Document]:
+        """Pending requests ``officer_id`` raised (awaiting someone else's decision)."""
+        cursor = (
+            self.work_items.find({"status": RequestStatus.PENDING.value, "requested_by": officer_id})
+            .sort([("due_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+
+def is_overdue(doc: Document, now: datetime) -> bool:
+    due: datetime = doc["due_at"]
+    if due.tzinfo is None:  # a store that hands back naive UTC
+        due = due.replace(tzinfo=UTC)
+    return due <= now
