@@ -1,0 +1,33 @@
+"""Settings of the notifications service (environment prefix ``CASEMESH_NOTIFICATIONS_``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from kit.settings import ServiceSettings, service_config
+from services.notifications.domain import Policy
+from services.notifications.templates import DEFAULT_REGISTRY
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = service_config("notifications")
+
+    service_name: str = "notifications"
+    # Issue 5: "A failed delivery is retried with backoff a bounded number of times, then falls back".
+    delivery_max_attempts: int = Field(
+        3, ge=1, le=20, description="Attempts per channel (the first one included) before falling back."
+    )
+    delivery_backoff_initial_s: float = Field(300.0, gt=0, description="Wait before the first retry.")
+    delivery_backoff_factor: float = Field(2.0, ge=1.0, description="Each further wait is this much longer.")
+    delivery_backoff_max_s: float = Field(6 * 3600.0, gt=0, description="The longest wait between tries.")
+
+    def policy(self) -> Policy:
+        return Policy(
+            max_attempts=self.delivery_max_attempts,
+            backoff_initial=timedelta(seconds=self.delivery_backoff_initial_s),
+            backoff_factor=self.delivery_backoff_factor,
+            backoff_max=timedelta(seconds=self.delivery_backoff_max_s),
+            templates=DEFAULT_REGISTRY,
+        )
