@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute
 from contracts.topics import TOPICS, Topic, deadletter_topic
 from kit.http import HttpServer, health_app
 from kit.logs import configure, log
+from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
 from kit.processing import Clock, Handler, Incoming, Outcome, Processor, dead_letter_headers
@@ -89,7 +90,7 @@ class ServiceRuntime:
             enable_idempotence=True,
             acks="all",
             client_id=f"casemesh-{settings.service_name}",
-            graceful_timeout=15.0,
+            graceful_timeout=settings.graceful_timeout_s,
         )
         self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self.wiring: Wiring | None = None
@@ -148,15 +149,20 @@ class ServiceRuntime:
 
     async def _startup(self) -> None:
         s = self.settings
-        self.mongo = AsyncMongoClient(
-            s.mongodb_url,
-            tz_aware=True,
-            serverSelectionTimeoutMS=s.store_timeout_ms,
-            appname=f"casemesh-{s.service_name}",
-        )
+        database: Database
+        if is_memory_url(s.mongodb_url):
+            # The in-memory twin (kit/memory.py) has the same awaitable surface the stores use.
+            database = cast(Database, memory_database(s.mongodb_url, s.mongodb_database))
+        else:
+            self.mongo = AsyncMongoClient(
+                s.mongodb_url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=s.store_timeout_ms,
+                appname=f"casemesh-{s.service_name}",
+            )
+            database = self.mongo[s.mongodb_database]
         if s.create_topics:
             await self.ensure_topics()
-        database = self.mongo[s.mongodb_database]
         self.wiring = await self.build(database, self)
         for store in self.wiring.stores:
             await store.ensure_indexes()
@@ -199,6 +205,7 @@ class ServiceRuntime:
             await self.http.stop()
         if self.mongo is not None:
             await self.mongo.close()
+            self.mongo = None
         self.processor = None
         log("stopped", service=self.settings.service_name)
 
@@ -209,10 +216,11 @@ class ServiceRuntime:
         await self.app.stop()
 
     async def ready(self) -> bool:
-        if self.mongo is None or self.processor is None:
+        if self.processor is None:
             return False
         try:
-            await asyncio.wait_for(self.mongo.admin.command("ping"), timeout=2)
+            if self.mongo is not None:
+                await asyncio.wait_for(self.mongo.admin.command("ping"), timeout=2)
             return bool(await self.broker.ping(timeout=2))
         except Exception:
             return False

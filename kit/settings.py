@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers are looked for.")
     store_timeout_ms: int = Field(2000, gt=0)
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
+    graceful_timeout_s: float = Field(
+        15.0, gt=0, description="On SIGTERM, how long in-flight records may take to finish and commit."
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSettings:

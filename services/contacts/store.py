@@ -84,6 +84,26 @@ class GridFsFileStore:
             return
 
 
+class MemoryFileStore:
+    """The in-memory twin of the file store, for a database that is the in-memory twin (kit/memory.py)."""
+
+    PREFIX = "memory:"
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    async def put(self, content: bytes, filename: str, metadata: Document) -> str:
+        ref = f"{self.PREFIX}{ObjectId()}"
+        self.files[ref] = content
+        return ref
+
+    async def get(self, ref: str) -> bytes | None:
+        return self.files.get(ref)
+
+    async def delete(self, ref: str) -> None:
+        self.files.pop(ref, None)
+
+
 @dataclass
 class Page:
     entries: list[Document]
@@ -105,7 +125,9 @@ class ContactsStore:
         self.communications = AggregateStore(db["communications"], CommunicationState)
         self.incidents = AggregateStore(db["incidents"], IncidentState)
         self.attachments = AggregateStore(db["attachments"], AttachmentState)
-        self.files: FileStore = files or GridFsFileStore(db)
+        self.files: FileStore = files or (
+            GridFsFileStore(db) if isinstance(db, AsyncDatabase) else MemoryFileStore()
+        )
 
     @property
     def aggregates(self) -> list[AggregateStore[Any]]:

@@ -1,0 +1,153 @@
+"""All five services in one process, on the embedded default or on real Kafka and MongoDB.
+
+The host starts every service from the registry (:mod:`casemesh.services`) exactly as
+``casemesh run`` does, and gives its caller what an upstream system has: a way to publish to a
+topic and a tap that sees every record on the mesh's topics. Nothing reaches a service but
+through its topics.
+
+- **Embedded** (no Kafka given): FastStream's in-memory broker (``TestKafkaBroker``) joins the
+  services' brokers, so a publish is delivered to each consumer group subscribed to the topic,
+  and every store is the in-memory twin (``memory:`` URL, kit/memory.py).
+- **Kafka**: each service has its own broker and consumer group on the real cluster, and creates
+  its topics; the tap is one more consumer group reading them all from the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from casemesh.services import SERVICES
+from kit.processing import Clock
+from kit.runtime import ServiceRuntime, utc_now
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record seen on a mesh topic (``topic`` without the run's suffix)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class MeshConfig:
+    kafka_bootstrap_servers: str | None = None
+    mongodb_url: str | None = None
+    topic_suffix: str = ""
+    database_prefix: str = "casemesh"
+    services: Sequence[str] = tuple(SERVICES)
+    common: dict[str, Any] = field(default_factory=dict)
+    """Settings every service gets (e.g. a quicker outbox interval)."""
+    per_service: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+
+class MeshHost:
+    def __init__(self, config: MeshConfig, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.records: list[Record] = []
+        self._arrived = asyncio.Event()
+        self._listeners: list[Callable[[Record], None]] = []
+        mongodb_url = config.mongodb_url or f"memory:{uuid.uuid4().hex}"
+        bootstrap = config.kafka_bootstrap_servers or "embedded:9092"
+        self.runtimes: dict[str, ServiceRuntime] = {}
+        for name in config.services:
+            entry = SERVICES[name]
+            settings = entry.settings(
+                service_name=name,
+                kafka_bootstrap_servers=bootstrap,
+                mongodb_url=mongodb_url,
+                mongodb_database=f"{config.database_prefix}_{name}",
+                topic_suffix=config.topic_suffix,
+                http_port=0,
+                create_topics=not config.embedded,
+                **{**config.common, **config.per_service.get(name, {})},
+            )
+            self.runtimes[name] = entry.runtime(settings, clock)
+        self.topics = self._all_topics()
+        self.driver = KafkaBroker(bootstrap, client_id="casemesh-mesh-host", enable_idempotence=True)
+        # The tap only watches: it commits each record once it has been noted.
+        self.driver.subscriber(
+            *self.topics,
+            group_id=f"casemesh-tap-{uuid.uuid4().hex[:8]}",
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+        )(self._on_record)
+        self._testing: TestKafkaBroker | None = None
+
+    def _all_topics(self) -> list[str]:
+        names: dict[str, None] = {}
+        for runtime in self.runtimes.values():
+            for topic in (*runtime.consumed, *runtime.produced, runtime.deadletter_topic):
+                names[topic] = None
+        return list(names)
+
+    def base(self, topic: str) -> str:
+        suffix = self.config.topic_suffix
+        return topic[: -len(suffix)] if suffix and topic.endswith(suffix) else topic
+
+    async def _on_record(self, message: KafkaMessage) -> None:
+        raw = message.raw_message
+        assert not isinstance(raw, tuple)
+        record = Record(
+            topic=self.base(raw.topic),
+            key=raw.key or b"",
+            value=raw.value or b"",
+            headers={k: v.decode(errors="replace") for k, v in (raw.headers or ())},
+        )
+        self.records.append(record)
+        for listener in self._listeners:
+            listener(record)
+        self._arrived.set()
+        await message.ack()
+
+    def listen(self, listener: Callable[[Record], None]) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        if self.config.embedded:
+            brokers = [r.broker for r in self.runtimes.values()]
+            self._testing = TestKafkaBroker(self.driver, *brokers)
+            await self._testing.__aenter__()
+            for runtime in self.runtimes.values():
+                await runtime.start()
+            return
+        await asyncio.gather(*(runtime.start() for runtime in self.runtimes.values()))
+        await self.driver.start()
+
+    async def stop(self) -> None:
+        for runtime in self.runtimes.values():
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+        if self._testing is not None:
+            await self._testing.__aexit__(None, None, None)
+            self._testing = None
+        else:
+            await self.driver.stop()
+
+    async def publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        """Publishes to a mesh topic (its name without the run's suffix), as an upstream system does."""
+        await self.driver.publish(value, topic=f"{topic}{self.config.topic_suffix}", key=key, headers=headers)
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Waits until a record arrives on the tap, or ``timeout_s`` passes; True if one did."""
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True

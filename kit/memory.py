@@ -1,0 +1,133 @@
+"""The in-memory twin of the store: the subset of PyMongo's async API the services use, in process.
+
+A service whose ``mongodb_url`` starts with ``memory:`` gets a database from here instead of a
+``AsyncMongoClient``: the same stores, queries and handlers run on it, with nothing to install or
+start (the demo's embedded default). Underneath is mongomock, which implements MongoDB's query and
+update language; this module only gives it the awaitable surface of ``AsyncDatabase``,
+``AsyncCollection`` and ``AsyncCursor``. Databases live as long as the process, one "server" per
+URL, so a service restarted in the same process finds its documents again.
+
+It is a twin for running and demonstrating, not a test double: integration tests run on a real
+MongoDB or FerretDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import mongomock
+
+Document = dict[str, Any]
+
+SCHEME = "memory:"
+
+_servers: dict[str, mongomock.MongoClient[Document]] = {}
+
+
+def is_memory_url(url: str) -> bool:
+    return url.startswith(SCHEME)
+
+
+def memory_database(url: str, name: str) -> MemoryDatabase:
+    """The database ``name`` on the in-process server ``url`` (made on first use)."""
+    client = _servers.get(url)
+    if client is None:
+        client = _servers[url] = mongomock.MongoClient(tz_aware=True)
+    return MemoryDatabase(client[name])
+
+
+def forget(url: str) -> None:
+    """Drops the in-process server ``url`` and everything on it."""
+    _servers.pop(url, None)
+
+
+class MemoryDatabase:
+    def __init__(self, database: mongomock.Database[Document]) -> None:
+        self._database = database
+        self.name: str = database.name
+
+    def __getitem__(self, name: str) -> MemoryCollection:
+        return MemoryCollection(self, self._database[name])
+
+    def get_collection(self, name: str) -> MemoryCollection:
+        return self[name]
+
+    async def command(self, command: str | Mapping[str, Any]) -> Document:
+        return {"ok": 1.0}
+
+
+class MemoryCollection:
+    def __init__(self, database: MemoryDatabase, collection: mongomock.Collection[Document]) -> None:
+        self.database = database
+        self._collection = collection
+        self.name: str = collection.name
+
+    async def create_index(self, keys: Any, **kwargs: Any) -> str:
+        return str(self._collection.create_index(keys, **kwargs))
+
+    async def find_one(self, *args: Any, **kwargs: Any) -> Document | None:
+        found: Document | None = self._collection.find_one(*args, **kwargs)
+        return found
+
+    def find(self, *args: Any, **kwargs: Any) -> MemoryCursor:
+        return MemoryCursor(self._collection.find(*args, **kwargs))
+
+    async def count_documents(self, query: Mapping[str, Any], **kwargs: Any) -> int:
+        return int(self._collection.count_documents(query, **kwargs))
+
+    async def insert_one(self, document: Document, **kwargs: Any) -> Any:
+        return self._collection.insert_one(document, **kwargs)
+
+    async def insert_many(self, documents: Sequence[Document], **kwargs: Any) -> Any:
+        return self._collection.insert_many(documents, **kwargs)
+
+    async def update_one(self, query: Mapping[str, Any], update: Any, **kwargs: Any) -> Any:
+        return self._collection.update_one(query, update, **kwargs)
+
+    async def update_many(self, query: Mapping[str, Any], update: Any, **kwargs: Any) -> Any:
+        return self._collection.update_many(query, update, **kwargs)
+
+    async def replace_one(self, query: Mapping[str, Any], document: Document, **kwargs: Any) -> Any:
+        return self._collection.replace_one(query, document, **kwargs)
+
+    async def delete_one(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
+        return self._collection.delete_one(query, **kwargs)
+
+    async def delete_many(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
+        return self._collection.delete_many(query, **kwargs)
+
+    async def bulk_write(self, requests: Sequence[Any], **kwargs: Any) -> Any:
+        return self._collection.bulk_write(list(requests), **kwargs)
+
+    async def drop(self) -> None:
+        self._collection.drop()
+
+
+class MemoryCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def sort(self, *args: Any, **kwargs: Any) -> MemoryCursor:
+        self._cursor = self._cursor.sort(*args, **kwargs)
+        return self
+
+    def skip(self, count: int) -> MemoryCursor:
+        self._cursor = self._cursor.skip(count)
+        return self
+
+    def limit(self, count: int) -> MemoryCursor:
+        self._cursor = self._cursor.limit(count)
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Document]:
+        return self._iterate(iter(self._cursor))
+
+    @staticmethod
+    async def _iterate(documents: Iterator[Document]) -> AsyncIterator[Document]:
+        for document in documents:
+            yield document
+
+    async def to_list(self, length: int | None = None) -> list[Document]:
+        documents = list(self._cursor)
+        return documents if length is None else documents[:length]
