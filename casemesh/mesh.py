@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from casemesh.services import SERVICES
-from kit.processing import Clock
+from kit.processing import Clock, Incoming, Outcome
 from kit.runtime import ServiceRuntime, utc_now
 
 
@@ -38,6 +39,20 @@ class Record:
     key: bytes
     value: bytes
     headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A service has processed and committed a record (``topic`` without the run's suffix)."""
+
+    service: str
+    topic: str
+    digest: str
+    outcome: str
+
+
+def digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
 
 
 @dataclass
@@ -60,8 +75,8 @@ class MeshHost:
     def __init__(self, config: MeshConfig, clock: Clock = utc_now) -> None:
         self.config = config
         self.records: list[Record] = []
-        self._arrived = asyncio.Event()
-        self._listeners: list[Callable[[Record], None]] = []
+        self._listeners: list[Callable[[Record | Processed], None]] = []
+        self.processed: list[Processed] = []
         mongodb_url = config.mongodb_url or f"memory:{uuid.uuid4().hex}"
         bootstrap = config.kafka_bootstrap_servers or "embedded:9092"
         self.runtimes: dict[str, ServiceRuntime] = {}
@@ -77,7 +92,8 @@ class MeshHost:
                 create_topics=not config.embedded,
                 **{**config.common, **config.per_service.get(name, {})},
             )
-            self.runtimes[name] = entry.runtime(settings, clock)
+            runtime = self.runtimes[name] = entry.runtime(settings, clock)
+            runtime.observers.append(self._observer(name))
         self.topics = self._all_topics()
         self.driver = KafkaBroker(bootstrap, client_id="casemesh-mesh-host", enable_idempotence=True)
         # The tap only watches: it commits each record once it has been noted.
@@ -88,6 +104,21 @@ class MeshHost:
             auto_offset_reset="earliest",
         )(self._on_record)
         self._testing: TestKafkaBroker | None = None
+
+    def _observer(self, service: str) -> Callable[[Incoming, Outcome], None]:
+        def observe(incoming: Incoming, outcome: Outcome) -> None:
+            topic = self.base(incoming.topic)
+            processed = Processed(service, topic, digest(incoming.value or b""), outcome.value)
+            self.processed.append(processed)
+            for listener in self._listeners:
+                listener(processed)
+
+        return observe
+
+    def consumers_of(self, topic: str) -> list[str]:
+        """The services reading ``topic`` (its name without the run's suffix)."""
+        name = f"{topic}{self.config.topic_suffix}"
+        return [service for service, runtime in self.runtimes.items() if name in runtime.consumed]
 
     def _all_topics(self) -> list[str]:
         names: dict[str, None] = {}
@@ -112,10 +143,9 @@ class MeshHost:
         self.records.append(record)
         for listener in self._listeners:
             listener(record)
-        self._arrived.set()
         await message.ack()
 
-    def listen(self, listener: Callable[[Record], None]) -> None:
+    def listen(self, listener: Callable[[Record | Processed], None]) -> None:
         self._listeners.append(listener)
 
     async def start(self) -> None:
@@ -142,12 +172,3 @@ class MeshHost:
     async def publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
         """Publishes to a mesh topic (its name without the run's suffix), as an upstream system does."""
         await self.driver.publish(value, topic=f"{topic}{self.config.topic_suffix}", key=key, headers=headers)
-
-    async def wait(self, timeout_s: float) -> bool:
-        """Waits until a record arrives on the tap, or ``timeout_s`` passes; True if one did."""
-        self._arrived.clear()
-        try:
-            await asyncio.wait_for(self._arrived.wait(), timeout=timeout_s)
-        except TimeoutError:
-            return False
-        return True

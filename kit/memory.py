@@ -97,8 +97,22 @@ class MemoryCollection:
     async def delete_many(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
         return self._collection.delete_many(query, **kwargs)
 
-    async def bulk_write(self, requests: Sequence[Any], **kwargs: Any) -> Any:
-        return self._collection.bulk_write(list(requests), **kwargs)
+    async def bulk_write(self, requests: Sequence[Any], **kwargs: Any) -> None:
+        """Applies PyMongo's write operations one by one (mongomock's own bulk path predates them)."""
+        for request in requests:
+            kind = type(request).__name__
+            if kind == "InsertOne":
+                self._collection.insert_one(request._doc)
+            elif kind == "ReplaceOne":
+                self._collection.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
+            elif kind in ("UpdateOne", "UpdateMany"):
+                update = self._collection.update_one if kind == "UpdateOne" else self._collection.update_many
+                update(request._filter, request._doc, upsert=bool(request._upsert))
+            elif kind in ("DeleteOne", "DeleteMany"):
+                delete = self._collection.delete_one if kind == "DeleteOne" else self._collection.delete_many
+                delete(request._filter)
+            else:
+                raise TypeError(f"the in-memory store does not support {kind} in bulk_write")
 
     async def drop(self) -> None:
         self._collection.drop()

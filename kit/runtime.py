@@ -99,6 +99,8 @@ class ServiceRuntime:
         self.timers: TimerSweeper | None = None
         self.http: HttpServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.observers: list[Callable[[Incoming, Outcome], None]] = []
+        """Told of each record once it is committed, with its outcome (the demo's timeline uses it)."""
         self.app = FastStream(
             self.broker,
             on_startup=[self._startup],
@@ -143,6 +145,8 @@ class ServiceRuntime:
         if self.relay is not None and outcome in (Outcome.APPLIED, Outcome.REFUSED):
             self.relay.notify()
         await message.ack()
+        for observer in self.observers:
+            observer(incoming, outcome)
         return outcome
 
     # -- lifespan
