@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from casemesh.services import SERVICES
+from deploy.local.localinfra import free_port
 from kit.processing import Clock, Incoming, Outcome
 from kit.runtime import ServiceRuntime, utc_now
 
@@ -62,6 +63,8 @@ class MeshConfig:
     topic_suffix: str = ""
     database_prefix: str = "casemesh"
     services: Sequence[str] = tuple(SERVICES)
+    http: bool = True
+    """Serve each service's HTTP endpoints (health, work lists, uploads) on a free loopback port."""
     common: dict[str, Any] = field(default_factory=dict)
     """Settings every service gets (e.g. a quicker outbox interval)."""
     per_service: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -80,7 +83,10 @@ class MeshHost:
         mongodb_url = config.mongodb_url or f"memory:{uuid.uuid4().hex}"
         bootstrap = config.kafka_bootstrap_servers or "embedded:9092"
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self.http_ports: dict[str, int] = {}
         for name in config.services:
+            if config.http:
+                self.http_ports[name] = free_port()
             entry = SERVICES[name]
             settings = entry.settings(
                 service_name=name,
@@ -88,7 +94,8 @@ class MeshHost:
                 mongodb_url=mongodb_url,
                 mongodb_database=f"{config.database_prefix}_{name}",
                 topic_suffix=config.topic_suffix,
-                http_port=0,
+                http_host="127.0.0.1",
+                http_port=self.http_ports.get(name, 0),
                 create_topics=not config.embedded,
                 **{**config.common, **config.per_service.get(name, {})},
             )
@@ -114,6 +121,10 @@ class MeshHost:
                 listener(processed)
 
         return observe
+
+    def http_url(self, service: str) -> str:
+        """The base URL of ``service``'s HTTP endpoints (an officer's screen would call these)."""
+        return f"http://127.0.0.1:{self.http_ports[service]}"
 
     def consumers_of(self, topic: str) -> list[str]:
         """The services reading ``topic`` (its name without the run's suffix)."""
