@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv test unit lint infra-install infra-up infra-down infra-status contracts clean
+.PHONY: venv demo demo-local test unit lint infra-install infra-up infra-down infra-status contracts clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,6 +12,15 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## The main job: the whole mesh in one process through a scripted working day, on the embedded
+## default (in-memory broker and stores: nothing but Python). ARGS="--json" for machines.
+demo: $(STAMP)
+	$(BIN)/casemesh demo $(ARGS)
+
+## The same day on real Kafka and FerretDB started from deploy/local (stopped afterwards).
+demo-local: $(STAMP) infra-install
+	$(BIN)/casemesh demo --infra local $(ARGS)
 
 ## The test command (CI runs exactly this): lint, then every test against real Kafka and a real store.
 test: $(STAMP) infra-install lint

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -378,14 +378,20 @@ class LocalInfra:
 
     # -- lifecycle
 
-    def up(self) -> None:
+    def up(self, on_phase: Callable[[str], None] | None = None) -> None:
+        """Installs what is missing, starts both and waits until they answer; ``on_phase`` hears each step."""
+        phase = on_phase or (lambda _: None)
         t0 = time.monotonic()
+        phase("installing Kafka and FerretDB (cached after the first time)")
         install(self.cfg)
         self.timings["install_s"] = time.monotonic() - t0
         t1 = time.monotonic()
+        phase("starting FerretDB and Kafka")
         self.start_ferretdb()
         self.start_kafka()
+        phase("waiting for FerretDB")
         self._wait("FerretDB livez", lambda: self.ferretdb_live() and self.ferretdb_pings(), self.ferret_dir)
+        phase("waiting for Kafka")
         self._wait("Kafka", lambda: self.kafka_started() and self.kafka_can_create_topic(), self.kafka_dir)
         self.timings["start_s"] = time.monotonic() - t1
 
