@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from casemesh.services import SERVICES
 from deploy.local.localinfra import free_port
+from kit.logs import BROKER_LOGGER
 from kit.processing import Clock, Incoming, Outcome
 from kit.runtime import ServiceRuntime, utc_now
 
@@ -102,7 +104,13 @@ class MeshHost:
             runtime = self.runtimes[name] = entry.runtime(settings, clock)
             runtime.observers.append(self._observer(name))
         self.topics = self._all_topics()
-        self.driver = KafkaBroker(bootstrap, client_id="casemesh-mesh-host", enable_idempotence=True)
+        self.driver = KafkaBroker(
+            bootstrap,
+            client_id="casemesh-mesh-host",
+            enable_idempotence=True,
+            log_level=int(config.common.get("broker_log_level", logging.INFO)),
+            logger=BROKER_LOGGER,
+        )
         # The tap only watches: it commits each record once it has been noted.
         self.driver.subscriber(
             *self.topics,

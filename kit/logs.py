@@ -15,6 +15,8 @@ from typing import Any
 from contracts.envelope import Envelope
 
 LOGGER = logging.getLogger("casemesh")
+BROKER_LOGGER = logging.getLogger("casemesh.broker")
+"""FastStream's own logs (connections, partition assignments), through the same JSON handler."""
 
 
 class JsonFormatter(logging.Formatter):

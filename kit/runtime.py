@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute
 
 from contracts.topics import TOPICS, Topic, deadletter_topic
 from kit.http import HttpServer, health_app
-from kit.logs import configure, log
+from kit.logs import BROKER_LOGGER, configure, log
 from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
@@ -91,6 +91,8 @@ class ServiceRuntime:
             acks="all",
             client_id=f"casemesh-{settings.service_name}",
             graceful_timeout=settings.graceful_timeout_s,
+            log_level=settings.broker_log_level,
+            logger=BROKER_LOGGER,
         )
         self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self.wiring: Wiring | None = None

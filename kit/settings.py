@@ -6,6 +6,8 @@ so ``CASEMESH_REFERRALS_KAFKA_BOOTSTRAP_SERVERS`` and friends configure it.
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,9 @@ class ServiceSettings(BaseSettings):
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers are looked for.")
     store_timeout_ms: int = Field(2000, gt=0)
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
+    broker_log_level: int = Field(
+        logging.INFO, description="Level of FastStream's per-record access log (20 INFO, 30 WARNING)."
+    )
     graceful_timeout_s: float = Field(
         15.0, gt=0, description="On SIGTERM, how long in-flight records may take to finish and commit."
     )

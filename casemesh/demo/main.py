@@ -43,6 +43,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "retry_initial_s": 0.05,
     "retry_max_s": 0.5,
     "max_attempts": 3,
+    "broker_log_level": logging.WARNING,
 }
 
 

@@ -1,0 +1,106 @@
+"""``casemesh demo`` tells the scripted working day the same way on every infrastructure (issue 8).
+
+Each story's outcome and each message's decision are read from the demo's JSON report, which the
+demo derives from what it saw on the topics; they are checked here one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from casemesh.demo.main import mesh_config, run_demo
+from tests.conftest import Infra
+
+#: Story → (outcome, each message's decision with its reason code where it was refused or dead-lettered).
+EXPECTED: dict[str, tuple[str, list[str]]] = {
+    "PS referral to transfer out": ("transferred out of PS", ["accepted"] * 9),
+}
+
+
+def decisions(story: dict[str, Any]) -> list[str]:
+    return [
+        step["decision"] if step["reason_code"] is None else f"{step['decision']} {step['reason_code']}"
+        for step in story["steps"]
+    ]
+
+
+def assert_told_as_scripted(report: dict[str, Any]) -> None:
+    stories = {story["name"]: story for story in report["stories"]}
+    assert list(stories) == list(EXPECTED)
+    for name, (outcome, expected) in EXPECTED.items():
+        assert (stories[name]["outcome"], decisions(stories[name])) == (outcome, expected), name
+    assert report["ok"] is True
+    assert report["totals"]["no answer"] == 0
+
+
+async def test_the_demo_tells_the_working_day_on_the_embedded_default() -> None:
+    started = time.monotonic()
+    report = (await run_demo(mesh_config(None, None), mode="embedded")).to_json()
+    print(f"embedded demo: {time.monotonic() - started:.2f}s, timings {report['timings_s']}")
+    assert report["infrastructure"]["broker"] == "FastStream in-memory broker"
+    assert_told_as_scripted(report)
+
+
+async def test_the_demo_tells_the_same_day_on_real_kafka_and_a_real_store(infra: Infra) -> None:
+    started = time.monotonic()
+    config = mesh_config(infra.bootstrap_servers, infra.mongodb_url)
+    report = (await run_demo(config, mode="env")).to_json()
+    print(
+        f"demo on {infra.bootstrap_servers}: {time.monotonic() - started:.2f}s, timings {report['timings_s']}"
+    )
+    assert report["infrastructure"]["kafka"] == infra.bootstrap_servers
+    assert_told_as_scripted(report)
+
+
+def run_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "casemesh.cli", "demo", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+
+
+def clean_environment() -> dict[str, str]:
+    """No Kafka or MongoDB named: what a newcomer's shell looks like."""
+    named = ("CASEMESH_KAFKA_BOOTSTRAP_SERVERS", "CASEMESH_MONGODB_URL")
+    return {k: v for k, v in os.environ.items() if k not in named}
+
+
+def answers(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def test_casemesh_demo_prints_the_report_as_json_and_needs_nothing_but_python(tmp_path: Any) -> None:
+    env = clean_environment()
+    done = run_command("--log", str(tmp_path / "services.log"), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["mode"] == "embedded"
+    assert_told_as_scripted(report)
+    assert (tmp_path / "services.log").stat().st_size > 0
+
+
+def test_casemesh_demo_starts_local_kafka_and_ferretdb_runs_the_day_on_them_and_stops_them(
+    tmp_path: Any,
+) -> None:
+    env = clean_environment()
+    done = run_command("--infra", "local", "--log", str(tmp_path / "services.log"), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    print(f"demo --infra local timings: {report['timings_s']}")
+    assert report["mode"] == "local"
+    assert report["timings_s"]["infrastructure_start"] > 0
+    assert_told_as_scripted(report)
+    assert not answers(report["infrastructure"]["kafka"]), "the demo's Kafka is still running"
