@@ -238,7 +238,8 @@ class Story:
         expect: Sequence[str] = (),
         pause: timedelta = timedelta(minutes=1),
     ) -> Step:
-        """Publishes ``message`` and waits for the mesh's answer and for every ``expect`` type in its flow."""
+        """Publishes ``message``; waits for the mesh's answer and until every ``expect`` type of its flow
+        has been read by all the services that read its topic."""
         self.mesh.clock.advance(pause)
         envelope = Envelope.wrap(message, csid=self.csid, producer=PRODUCER, occurred_at=self.mesh.clock())
         step = Step(
@@ -268,12 +269,24 @@ class Story:
             self._judge(step)
             if set(step.outcomes) < consumers or step.decision is Decision.NO_ANSWER:
                 return False
-            types = {s.message_type for s in step.effects}
-            return step.decision is not Decision.ACCEPTED or all(t in types for t in expect)
+            return step.decision is not Decision.ACCEPTED or all(self._settled(step, t) for t in expect)
 
         if not await self.mesh.until(answered):
             step.decision = Decision.NO_ANSWER
         return step
+
+    def _settled(self, step: Step, message_type: str) -> bool:
+        """A ``message_type`` record of the step's flow exists and every service reading it has read it.
+
+        Records on different topics are not ordered, so the next step waits until each expected event
+        has reached all its consumers (e.g. notifications has taken in an approval before the next
+        command on its own topic arrives).
+        """
+        found = next((s for s in step.effects if s.message_type == message_type), None)
+        if found is None:
+            return False
+        readers = set(self.mesh.host.consumers_of(found.topic))
+        return readers <= set(self.mesh.outcomes(found.topic, found.value))
 
     def _judge(self, step: Step) -> None:
         step.outcomes = self.mesh.outcomes(step.topic, step.value)

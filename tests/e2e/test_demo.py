@@ -20,6 +20,12 @@ from tests.conftest import Infra
 #: Story → (outcome, each message's decision with its reason code where it was refused or dead-lettered).
 EXPECTED: dict[str, tuple[str, list[str]]] = {
     "PS referral to transfer out": ("transferred out of PS", ["accepted"] * 9),
+    "MSP with a suppressed SMS": (
+        "SMS suppressed (RISK_SUICIDE_OR_SELF_HARM), letter delivered",
+        ["accepted"] * 9,
+    ),
+    "Complaint with mixed issue outcomes": ("finalised: PARTIALLY_UPHELD", ["accepted"] * 8),
+    "Compliment about a staff member": ("forwarded to Kai and the Mainstream 9 Team Leader", ["accepted"]),
 }
 
 
