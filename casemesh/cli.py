@@ -1,6 +1,10 @@
 """The ``casemesh`` command.
 
+casemesh demo [--infra MODE] [--json]
+                                the whole mesh in one process, driven through a scripted working day
 casemesh contracts export DIR   JSON Schema per message type and an AsyncAPI document per service
+casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by its CASEMESH_<SERVICE>_…
+                                environment variables (what each docker-compose container runs)
 """
 
 from __future__ import annotations
@@ -18,7 +22,42 @@ def main(argv: list[str] | None = None) -> int:
     )
     export = contracts.add_parser("export", help="write JSON Schemas and AsyncAPI documents")
     export.add_argument("directory", type=Path)
+    run = commands.add_parser(
+        "run",
+        help="run one service until SIGTERM or SIGINT",
+        description="Runs one service against the Kafka and MongoDB its CASEMESH_<SERVICE>_… environment "
+        "variables name. Replicas share the service's consumer group and split its partitions. "
+        "SIGTERM or SIGINT drains the records in flight, commits them and exits 0.",
+    )
+    run.add_argument("service", metavar="SERVICE", help="the service to run, e.g. referrals")
+    demo = commands.add_parser(
+        "demo",
+        help="run the five services in one process through a scripted working day",
+        description="Runs all five services in one process and drives a scripted working day through "
+        "every workflow, only through the topics, then shows a timeline per customer and a summary. "
+        "With no Kafka configured it needs nothing but Python (in-memory broker and stores).",
+    )
+    demo.add_argument(
+        "--infra",
+        choices=["auto", "embedded", "env", "local"],
+        default="auto",
+        help="embedded: in-memory broker and stores; env: the Kafka and MongoDB named by "
+        "CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL; local: start deploy/local's Kafka "
+        "and FerretDB. auto (default): env when CASEMESH_KAFKA_BOOTSTRAP_SERVERS is set, else embedded",
+    )
+    demo.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    demo.add_argument("--log", type=Path, default=None, help="where the services' logs go")
     args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from casemesh.demo.main import main as run_demo
+
+        return run_demo(args.infra, as_json=args.json, log_path=args.log)
+
+    if args.command == "run":
+        from casemesh.run import main as run_service  # imported here: it loads every service's stack
+
+        return run_service(args.service)
 
     if args.command == "contracts" and args.action == "export":
         from contracts.export import export as write

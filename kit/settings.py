@@ -26,7 +26,9 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = Field("", description="Defaults to casemesh-<service>.")
     topic_suffix: str = Field("", description="Appended to every topic name (isolates test runs).")
     http_host: str = "127.0.0.1"
-    http_port: int = Field(0, description="0 disables the HTTP server (health, metrics, endpoints).")
+    http_port: int = Field(
+        0, ge=0, le=65535, description="0 disables the HTTP server (health, metrics, endpoints)."
+    )
 
     max_message_bytes: int = Field(256 * 1024, gt=0, description="Checked before parsing.")
     max_nesting_depth: int = Field(32, gt=0)
