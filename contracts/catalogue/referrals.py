@@ -99,6 +99,13 @@ class ReferralsReasonCode(StrEnum):
     TAX_RETURN_COMMITMENT_REQUIRED = "TAX_RETURN_COMMITMENT_REQUIRED"
     MCA_OUTCOME_REQUIRED = "MCA_OUTCOME_REQUIRED"  # issue 9: interaction cannot be finalised without it
     OPTIONS_NOT_EXPLAINED = "OPTIONS_NOT_EXPLAINED"  # seed 001 table 3 step 1
+    # Seed 001 table 2 step 1: MCA is COMPLETED only once income and payments/debts were checked
+    MCA_CHECKS_INCOMPLETE = "MCA_CHECKS_INCOMPLETE"
+    # Seed 001 table 1 step 1: correspondence is closed only once the issues it raised are identified
+    NO_ISSUES_IDENTIFIED = "NO_ISSUES_IDENTIFIED"
+    FEEDBACK_NEEDS_OFFICER = "FEEDBACK_NEEDS_OFFICER"  # seed 001 table 1 step 3: feedback goes to an officer
+    # Seed 001 table 1 step 2: an option of the (configurable) Customer Support/Referral Guide
+    UNKNOWN_REFERRAL_TYPE = "UNKNOWN_REFERRAL_TYPE"
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,12 +480,19 @@ class RecordCustomerContact(Command):
     summary: ShortText | None = Field(
         default=None, description="Why the customer made contact.", examples=["Income query"]
     )
+    intray_category: Code | None = Field(
+        default=None,
+        description="For correspondence: the category the intray item arrived under (only for it).",
+        examples=["COA"],
+    )
 
     @model_validator(mode="after")
     def _correspondence_opens_an_intray_item(self) -> RecordCustomerContact:
         # Seed 001 table 1 step 1: written correspondence is worked from an intray item.
         if (self.channel is not ContactChannel.PHONE) != (self.intray_item_id is not None):
             raise ValueError("intray_item_id is required for correspondence and only for it")
+        if self.intray_category is not None and self.intray_item_id is None:
+            raise ValueError("intray_category is only for correspondence")
         return self
 
 
@@ -915,6 +929,9 @@ class IntrayItemOpened(_ContactFact):
 
     intray_item_id: UUID = Field(description="The intray item.", examples=[INTRAY_ID])
     channel: ContactChannel = Field(description="FAX, EMAIL or POST.", examples=["POST"])
+    category: Code | None = Field(
+        default=None, description="The category it arrived under, if any.", examples=["COA"]
+    )
 
 
 class ContactWarmTransferred(_ContactFact):

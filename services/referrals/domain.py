@@ -2,9 +2,9 @@
 
 One aggregate per customer (the envelope's CSID): what the customer system said about them,
 their current PS referral and its stage, their PS stacking documents, their locks and ownership
-(:mod:`services.referrals.domain_ownership`) and a readable audit history. Issue 9 (the CMA
-intake) will add its own state and deciders beside these; :func:`decide` returns the state
-unchanged for messages it does not know.
+(:mod:`services.referrals.domain_ownership`), their contacts, intray items and presenting issues
+(the CMA intake, :mod:`services.referrals.domain_cma`) and a readable audit history.
+:func:`decide` returns the state unchanged for messages it does not know.
 
 The PS referral moves through these stages (seed 000 tables 1-6):
 
@@ -73,7 +73,9 @@ from contracts.catalogue.referrals import (
     UnlockCustomer,
 )
 from kit.timers import Deferred
+from services.referrals import domain_cma as cma
 from services.referrals import domain_ownership as ownership
+from services.referrals.domain_cma import CMAConfig, Intake
 from services.referrals.domain_ownership import Ownership, OwnershipConfig
 
 Output = Message | Deferred
@@ -90,6 +92,8 @@ REARM_GRACE = timedelta(seconds=1)
 TIMER_ACTOR = Actor.system("referrals-monitoring")
 SERVICE_ACTOR = Actor.system("referrals")
 KEEP_HISTORY = 1000
+#: Fields naming what a CMA event is about, for the audit history.
+SUBJECTS = ("intray_item_id", "issue_id", "error_id", "arrangement_id")
 
 
 class Stage(StrEnum):
@@ -169,6 +173,9 @@ class HistoryEntry(BaseModel):
     officer_id: str | None = None
     referral_id: str | None = None
     reason_code: str | None = None
+    contact_id: str | None = None
+    #: The intray item, issue, error or payment arrangement the event is about.
+    subject_id: str | None = None
 
 
 class CustomerFile(BaseModel):
@@ -181,6 +188,7 @@ class CustomerFile(BaseModel):
     past_referrals: list[Referral] = Field(default_factory=list)
     documents: dict[str, StackingDocument] = Field(default_factory=dict)
     ownership: Ownership = Field(default_factory=Ownership)
+    intake: Intake = Field(default_factory=Intake)
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property
@@ -194,6 +202,7 @@ class Context:
 
     ps_teams: Mapping[str, Sequence[str]] = field(default_factory=dict)
     ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
+    cma: CMAConfig = field(default_factory=CMAConfig)
     approval_due: timedelta = timedelta(days=5)
     #: Open PS customers per PS Service Officer, as stored now.
     caseloads: Mapping[str, int] = field(default_factory=dict)
@@ -247,6 +256,12 @@ def _dispatch(file: CustomerFile, message: Any, now: datetime, ctx: Context) -> 
         if message.subject_type not in PS_SUBJECTS:
             return None
         return _approval_decided(file, message, now, ctx)
+    # Seed 001 tables 1-3: the CMA intake (rules in :mod:`domain_cma`); it may lock and unlock.
+    known = file.facts is not None
+    by_intake = cma.decide(file.intake, file.ownership, message, now, ctx.cma, ctx.ownership.priority, known)
+    if by_intake is not None:
+        intake, own, events = by_intake
+        return file.model_copy(update={"intake": intake, "ownership": own}), [*events]
     return _ownership(file, message, now, ctx)
 
 
@@ -281,6 +296,8 @@ def _with_history(file: CustomerFile, outputs: Sequence[Output], now: datetime) 
             continue
         actor = getattr(out, "actor", None) or getattr(out, "attempted_by", None)
         referral_id = getattr(out, "referral_id", None)
+        contact_id = getattr(out, "contact_id", None)
+        subject = next((value for name in SUBJECTS if (value := getattr(out, name, None)) is not None), None)
         entries.append(
             HistoryEntry(
                 at=now,
@@ -288,6 +305,8 @@ def _with_history(file: CustomerFile, outputs: Sequence[Output], now: datetime) 
                 officer_id=actor.officer_id if isinstance(actor, Actor) else None,
                 referral_id=str(referral_id) if referral_id is not None else None,
                 reason_code=str(out.reason_code) if isinstance(out, ReferralsCommandRejected) else None,
+                contact_id=str(contact_id) if contact_id is not None else None,
+                subject_id=str(subject) if subject is not None else None,
             )
         )
     if not entries:

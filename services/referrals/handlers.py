@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from contracts.catalogue.approvals import ApprovalAccepted, ApprovalRejected, SubjectType
 from contracts.catalogue.customers import CustomerRegistered
@@ -32,13 +33,14 @@ from contracts.catalogue.referrals import (
 from contracts.envelope import Envelope
 from kit.handling import apply
 from kit.processing import Handler, Outcome
+from services.referrals import domain_cma
 from services.referrals.domain import PS_SUBJECTS, Context, CustomerFile, Output, decide
+from services.referrals.domain_cma import CMAConfig
 from services.referrals.domain_ownership import OwnershipConfig
 from services.referrals.settings import ReferralsSettings
 from services.referrals.store import ReferralsStore
 
-#: What this service decides now. Issue 9's CMA intake commands are added here when it lands;
-#: until then they, like any other message, are IGNORED.
+#: What this service decides, the CMA intake's commands (issue 9) included; anything else is IGNORED.
 HANDLED: tuple[type, ...] = (
     CustomerRegistered,
     AssignCustomerToPS,
@@ -54,6 +56,7 @@ HANDLED: tuple[type, ...] = (
     EscalateOwnershipDispute,
     ResolveOwnershipDispute,
     UnlockCustomer,
+    *domain_cma.COMMANDS,
 )
 LEAVING_PS = frozenset({SubjectType.TRANSFER, SubjectType.MONITORING_EXPIRY})
 
@@ -63,6 +66,11 @@ def context_of(settings: ReferralsSettings) -> Context:
         ps_teams=settings.ps_teams,
         ownership=OwnershipConfig(priority=settings.ownership_priority, area_teams=settings.teams_of_area()),
         approval_due=timedelta(days=settings.approval_due_days),
+        cma=CMAConfig(
+            catalogue=settings.presenting_issues,
+            external_referral_types=frozenset(settings.external_referral_types),
+            timezone=ZoneInfo(settings.agency_timezone),
+        ),
     )
 
 

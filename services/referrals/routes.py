@@ -2,7 +2,8 @@
 
 ``GET /customers/{csid}/history`` lists every event the referrals service recorded for the
 customer, refusals included, oldest first, with the acting officer's id; plus where the customer
-stands in PS. Served on the service's HTTP port, bound to 127.0.0.1 unless configured otherwise.
+stands in PS and their open contacts, open intray items and outstanding issues (CMA intake).
+Served on the service's HTTP port, bound to 127.0.0.1 unless configured otherwise.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def history_routes(store: ReferralsStore) -> list[BaseRoute]:
                 "stage": referral.stage.value if referral else None,
                 "ps_officer_id": file.ps_officer_id,
                 "locked": file.ownership.locked,
+                "open_contacts": [str(c.contact_id) for c in file.intake.open_contacts()],
+                "open_intray_items": [str(i.intray_item_id) for i in file.intake.open_intray_items()],
+                "outstanding_issues": [str(i.issue_id) for i in file.intake.outstanding_issues()],
                 "history": [entry.model_dump(mode="json") for entry in file.history],
             }
         )

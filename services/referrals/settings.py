@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import Field, field_validator
 
 from contracts.base import Code, Name
-from contracts.catalogue.referrals import PERSONALISED_SERVICES_AREA
+from contracts.catalogue.referrals import PERSONALISED_SERVICES_AREA, IssueClass
 from kit.settings import ServiceSettings, service_config
+from services.referrals.domain_cma import IssueKind
 
 #: Seed 000 table 1 step 4: the Stream/Team CSO Workload Officer list the Service Manager picks from.
 DEFAULT_PS_TEAMS: dict[str, tuple[str, ...]] = {
@@ -17,6 +20,33 @@ DEFAULT_PS_TEAMS: dict[str, tuple[str, ...]] = {
 #: Seed 001 table 1 step 5: the areas that retain ownership, in priority order; step 7: "where a
 #: customer is managed by Personalised Services (PS), PS will always co-ordinate" — PS is first.
 DEFAULT_OWNERSHIP_PRIORITY: tuple[str, ...] = (PERSONALISED_SERVICES_AREA,)
+
+COMMON = IssueKind(issue_class=IssueClass.COMMON)
+
+#: Seed 001 table 1 step 2: "Use the list of Common and specialised activities to determine the
+#: issues to be managed or if referral to a specialist area is required." That list is not in the
+#: seed; this default holds the issues the seed names, and is replaced by configuration.
+DEFAULT_PRESENTING_ISSUES: dict[str, IssueKind] = {
+    "CHANGE_OF_ASSESSMENT": IssueKind(
+        issue_class=IssueClass.SPECIALISED, specialist_area="CHANGE_OF_ASSESSMENT"
+    ),
+    "PART_6A_OBJECTION": IssueKind(issue_class=IssueClass.SPECIALISED, specialist_area="OBJECTIONS"),
+    "INCOME": COMMON,
+    "PAYMENTS": COMMON,
+    "DEBT": COMMON,
+    "CHANGE_OF_DETAILS": COMMON,
+    "GENERAL_ENQUIRY": COMMON,
+}
+
+#: Seed 001 table 1 step 2: options of the Customer Support/Referral Guide (not in the seed).
+DEFAULT_EXTERNAL_REFERRAL_TYPES: tuple[str, ...] = (
+    "FINANCIAL_COUNSELLING",
+    "FAMILY_AND_DOMESTIC_VIOLENCE_SUPPORT",
+    "LEGAL_ASSISTANCE",
+    "MENTAL_HEALTH_SUPPORT",
+    "SOCIAL_WORK",
+    "RELATIONSHIP_SERVICES",
+)
 
 
 class ReferralsSettings(ServiceSettings):
@@ -45,6 +75,23 @@ class ReferralsSettings(ServiceSettings):
     approval_due_days: int = Field(
         5, gt=0, le=90, description="Days the Service Manager has for a PS approval before it is escalated."
     )
+    presenting_issues: dict[Code, IssueKind] = Field(
+        default_factory=lambda: dict(DEFAULT_PRESENTING_ISSUES),
+        min_length=1,
+        description=(
+            "The presenting-issue catalogue: code → COMMON, or SPECIALISED with its specialist area, e.g. "
+            'CASEMESH_REFERRALS_PRESENTING_ISSUES=\'{"INCOME": {"issue_class": "COMMON"}, '
+            '"PART_6A_OBJECTION": {"issue_class": "SPECIALISED", "specialist_area": "OBJECTIONS"}}\'.'
+        ),
+    )
+    external_referral_types: tuple[Code, ...] = Field(
+        DEFAULT_EXTERNAL_REFERRAL_TYPES,
+        description="Options of the Customer Support/Referral Guide an external referral may have.",
+    )
+    agency_timezone: str = Field(
+        "Australia/Sydney",
+        description="IANA zone of the agency's calendar (a payment arrangement may not start before today).",
+    )
 
     @field_validator("ownership_priority")
     @classmethod
@@ -53,6 +100,15 @@ class ReferralsSettings(ServiceSettings):
             raise ValueError(f"{PERSONALISED_SERVICES_AREA} must head the ownership priority list")
         if len(set(value)) != len(value):
             raise ValueError("an area is listed twice")
+        return value
+
+    @field_validator("agency_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("ps_teams")

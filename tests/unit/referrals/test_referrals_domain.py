@@ -27,8 +27,6 @@ from contracts.catalogue.referrals import (
     CMPMarkedForApproval,
     CMPRecorded,
     CMPReturnedToRecording,
-    ContactChannel,
-    ContactParty,
     CoreIssueInput,
     CreatePSStackingDocument,
     CustomerAssignedToPS,
@@ -43,7 +41,6 @@ from contracts.catalogue.referrals import (
     PSStackingDocumentCreated,
     PSStackingDocumentNoteAdded,
     RecordCMP,
-    RecordCustomerContact,
     ReferCustomerForTransferOutOfPS,
     ReferralsCommandRejected,
     ReferralsReasonCode,
@@ -594,16 +591,3 @@ def test_locking_an_unknown_customer_is_refused() -> None:
     )
     _, events = run(None, lock)
     assert refusal(events) is ReferralsReasonCode.UNKNOWN_CUSTOMER
-
-
-def test_messages_of_the_cma_intake_are_left_for_issue_9_and_change_nothing() -> None:
-    state = in_ps()
-    contact = RecordCustomerContact(
-        actor=CSO,
-        contact_id=uuid.uuid4(),
-        channel=ContactChannel.PHONE,
-        party=ContactParty.CUSTOMER,
-        received_in_area="MAINSTREAM",
-    )
-    after, events = decide(state, contact, NOW, CTX)
-    assert events == [] and after == state
