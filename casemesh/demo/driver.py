@@ -93,7 +93,11 @@ class Seen:
             order=order,
             topic=record.topic,
             key=record.key.decode(errors="replace"),
-            message_type=str(body.get("message_type") or record.headers.get("message-type") or "?"),
+            message_type=str(
+                body.get("message_type")
+                or record.headers.get("message-type")
+                or ("DeadLetter" if ".deadletter." in record.topic else "?")
+            ),
             message_id=_str(body.get("message_id")),
             correlation_id=_str(body.get("correlation_id")),
             causation_id=_str(body.get("causation_id")),

@@ -26,6 +26,16 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     ),
     "Complaint with mixed issue outcomes": ("finalised: PARTIALLY_UPHELD", ["accepted"] * 8),
     "Compliment about a staff member": ("forwarded to Kai and the Mainstream 9 Team Leader", ["accepted"]),
+    "Meeting whose minutes are issued": ("minutes issued: 4 of 4 e-mails dispatched", ["accepted"] * 7),
+    "Note edited twice": (
+        "note at version 3 after 2 edits",
+        ["accepted", "accepted", "accepted", "refused NOTE_VERSION_CONFLICT"],
+    ),
+    "Attachment refused for its type": (
+        "upload refused: ATTACHMENT_TYPE_NOT_ALLOWED",
+        ["refused ATTACHMENT_TYPE_NOT_ALLOWED"],
+    ),
+    "Malformed message sent to dead letters": ("dead-lettered: not_json", ["dead-lettered not_json"]),
 }
 
 

@@ -14,6 +14,7 @@ API, and the story reads the service's verdict off its events topic like everyth
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -68,7 +69,7 @@ TEAM_LEADER = _officer("TL-22", Role.TEAM_LEADER, "Ali", "4473")
 
 
 async def meeting_minutes(mesh: Mesh) -> StoryResult:
-    story = Story(mesh, "a meeting whose minutes are issued", MEETING_CSID)
+    story = Story(mesh, "Meeting whose minutes are issued", MEETING_CSID)
     case_id = "CASE-2026-00021"
     await story.send(
         CustomerRegistered(
@@ -202,7 +203,9 @@ async def meeting_minutes(mesh: Mesh) -> StoryResult:
         # The client invitee had no address: their e-mail went to the one the customer system keeps.
         emailed=sorted(str(s.payload.get("to_email")) for s in flow["EmailDispatch"]),
         tasks_created=len(_distinct(issued.effects, "MeetingActionTaskCreated")),
-        communications_logged=sorted(f"{p.get('kind')} {p.get('status')}" for p in logged),
+        communications_logged=dict(
+            sorted(Counter(f"{p.get('kind')} {p.get('status')}" for p in logged).items())
+        ),
     )
 
 
@@ -238,7 +241,7 @@ async def _settle(story: Story, step: Step, counts: Mapping[str, int]) -> None:
 
 
 async def note_history(mesh: Mesh) -> StoryResult:
-    story = Story(mesh, "a note edited twice", NOTE_CSID)
+    story = Story(mesh, "Note edited twice", NOTE_CSID)
     note_id = uuid.uuid4()
     texts = (
         "Client prefers phone calls before 10am.",
@@ -305,10 +308,10 @@ EXECUTABLE = b"MZ\x90\x00\x03" + b"\x00" * 59 + b"This program cannot be run in 
 
 
 async def refused_attachment(mesh: Mesh) -> StoryResult:
-    story = Story(mesh, "an attachment refused for its type", ATTACHMENT_CSID)
+    story = Story(mesh, "Attachment refused for its type", ATTACHMENT_CSID)
     # Seed 004 (Allegati): Word, Excel, PDF (and common images) are supported; issue 7: the type
     # is checked from the content (magic bytes), and an executable is never allowed.
-    step = await _upload(
+    step, status = await _upload(
         story,
         "An officer uploads 'minutes.exe' (an executable)",
         filename="minutes.exe",
@@ -322,6 +325,7 @@ async def refused_attachment(mesh: Mesh) -> StoryResult:
         f"upload {step.decision.value}" + (f": {step.reason_code}" if step.reason_code else ""),
         filename=refused.payload.get("filename") if refused else None,
         detected_media_type=refused.payload.get("detected_media_type") if refused else None,
+        http_status=status,
         stored=bool(stored),
     )
 
@@ -335,9 +339,10 @@ async def _upload(
     declared_media_type: str,
     case_id: str,
     pause: timedelta = timedelta(minutes=1),
-) -> Step:
+) -> tuple[Step, int]:
     """Uploads a file as an officer's screen does (bytes never travel on Kafka), then waits for
-    the service's verdict on its events topic; recorded as a step like a message sent."""
+    the service's verdict on its events topic; recorded as a step like a message sent. Returns
+    the step and the HTTP status the screen got."""
     story.mesh.clock.advance(pause)
     path = f"/customers/{story.csid}/attachments"
     refusals = len(story.events("AttachmentRefused", topic=CONTACTS_EVENTS))
@@ -350,7 +355,10 @@ async def _upload(
             # The gateway in front of contacts names the uploader (an Actor as JSON).
             headers={"X-Casemesh-Actor": CASE_WORKER.model_dump_json()},
         )
-    body: dict[str, Any] = answer.json()
+    try:
+        body: dict[str, Any] = answer.json()
+    except ValueError:
+        body = {}
     step = Step(
         title=title,
         topic=f"http:contacts{path}",
@@ -366,8 +374,7 @@ async def _upload(
             verdict, topic=CONTACTS_EVENTS, nth=(uploads if answer.is_success else refusals) + 1
         )
     except TimeoutError:
-        step.outcomes = {"contacts": f"HTTP {answer.status_code}"}
-        return step
+        return step, answer.status_code
     step.effects = [s for s in story.mesh.seen if s.correlation_id == seen.correlation_id]
     if answer.is_success:
         step.decision = Decision.ACCEPTED
@@ -377,7 +384,7 @@ async def _upload(
         step.outcomes = {"contacts": "refused"}
         step.reason_code = str(seen.payload.get("reason_code"))
         step.reason = str(seen.payload.get("reason"))
-    return step
+    return step, answer.status_code
 
 
 MEETING_CHAPTER = Chapter(

@@ -17,7 +17,7 @@ TRUNCATED = b'{"message_type": "RecordComplaint", "schema_version": 1, "csid": "
 
 
 async def malformed(mesh: Mesh) -> StoryResult:
-    story = Story(mesh, "one malformed message sent to dead letters", CSID)
+    story = Story(mesh, "Malformed message sent to dead letters", CSID)
     step = await story.send_bytes(
         TRUNCATED,
         "An upstream system sends a complaint cut off mid-message",
