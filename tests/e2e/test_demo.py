@@ -26,6 +26,17 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     ),
     "Complaint with mixed issue outcomes": ("finalised: PARTIALLY_UPHELD", ["accepted"] * 8),
     "Compliment about a staff member": ("forwarded to Kai and the Mainstream 9 Team Leader", ["accepted"]),
+    "CMA phone contact with Minimum Collection Activity": (
+        "interaction finalised, 2 issues finalised, customer unlocked",
+        [
+            *["accepted"] * 6,
+            "refused START_DATE_IN_PAST",
+            "accepted",
+            "accepted",
+            "refused MCA_OUTCOME_REQUIRED",
+            *["accepted"] * 4,
+        ],
+    ),
     "Meeting whose minutes are issued": ("minutes issued: 4 of 4 e-mails dispatched", ["accepted"] * 7),
     "Note edited twice": (
         "note at version 3 after 2 edits",
