@@ -172,7 +172,9 @@ class ServiceRuntime:
         self.wiring = await self.build(database, self)
         for store in self.wiring.stores:
             await store.ensure_indexes()
-        self.relay = OutboxRelay(self.wiring.stores, self._publish, self.metrics, s.outbox_interval_s)
+        self.relay = OutboxRelay(
+            self.wiring.stores, self._publish, self.metrics, s.outbox_interval_s, s.outbox_takeover_s
+        )
         self.processor = Processor(
             settings=s,
             topics=self.consumed,

@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     retry_initial_s: float = Field(0.1, gt=0)
     retry_max_s: float = Field(5.0, gt=0)
     outbox_interval_s: float = Field(1.0, gt=0, description="Sweep for events left unpublished.")
+    outbox_takeover_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long another replica leaves a fresh outbox to the replica that wrote it.",
+    )
     timer_interval_s: float = Field(1.0, gt=0, description="How often due timers are looked for.")
     store_timeout_ms: int = Field(2000, gt=0)
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")

@@ -105,6 +105,7 @@ class Pending:
     aggregate_id: str
     version: int
     entries: tuple[OutboxEntry, ...]
+    updated_at: datetime | None = None
 
 
 class AggregateStore(Generic[S]):
@@ -112,6 +113,8 @@ class AggregateStore(Generic[S]):
         self.collection = collection
         self.sent = collection.database[f"{collection.name}_sent"]
         self.state_type = state_type
+        self.written: dict[str, int] = {}
+        """Aggregates this process saved, by version, whose outbox its relay has not yet published."""
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("pending", ASCENDING)])
@@ -168,6 +171,8 @@ class AggregateStore(Generic[S]):
             )
             if result.matched_count != 1:
                 raise ConcurrencyConflict(loaded.id)
+        if kept_outbox:
+            self.written[loaded.id] = loaded.version + 1
         return loaded.version + 1
 
     # -- for the relay and the sweeper, which never write the aggregate
@@ -189,12 +194,15 @@ class AggregateStore(Generic[S]):
 
     async def pending(self, limit: int = 0) -> list[Pending]:
         found: list[Pending] = []
-        cursor = self.collection.find({"pending": True}, projection={"outbox": True, "version": True}).limit(
-            limit
-        )
+        cursor = self.collection.find(
+            {"pending": True}, projection={"outbox": True, "version": True, "updated_at": True}
+        ).limit(limit)
         async for doc in cursor:
             entries = tuple(OutboxEntry.from_document(e) for e in doc.get("outbox", []))
-            found.append(Pending(str(doc["_id"]), int(doc["version"]), entries))
+            updated = doc.get("updated_at")
+            found.append(
+                Pending(str(doc["_id"]), int(doc["version"]), entries, _aware(updated) if updated else None)
+            )
         return found
 
     async def due_timers(self, now: datetime, limit: int = 0) -> list[Pending]:

@@ -74,6 +74,7 @@ class Mesh:
             "mongodb_database": database,
             "topic_suffix": self.suffix,
             "outbox_interval_s": 0.2,
+            "outbox_takeover_s": 1.0,
             "retry_initial_s": 0.05,
             "retry_max_s": 0.5,
             "max_attempts": 3,
