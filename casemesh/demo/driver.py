@@ -20,11 +20,20 @@ from enum import StrEnum
 from typing import Any
 
 from casemesh.mesh import MeshHost, Processed, Record, digest
-from contracts.base import Command, Message
+from contracts.base import Actor, Command, Message, Role
 from contracts.envelope import Envelope
 from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
 
 PRODUCER = "casemesh-demo"
+
+
+def officer(
+    officer_id: str, role: Role, first_name: str, *, team: str, extension: str, site: str = "Hobart"
+) -> Actor:
+    """A member of staff as the script's commands name them."""
+    return Actor(
+        officer_id=officer_id, role=role, first_name=first_name, site=site, team=team, extension=extension
+    )
 
 
 class DemoClock:
@@ -108,6 +117,15 @@ class Seen:
         )
 
 
+def distinct(records: Sequence[Seen], message_type: str) -> list[Seen]:
+    """The ``message_type`` records, once each (delivery is at least once), in arrival order."""
+    found: dict[str | None, Seen] = {}
+    for seen in records:
+        if seen.message_type == message_type:
+            found.setdefault(seen.message_id, seen)
+    return list(found.values())
+
+
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -135,6 +153,10 @@ class Step:
             if seen.message_type == message_type:
                 return seen.payload
         raise LookupError(f"{self.title!r}: no {message_type} ({self.decision.value})")
+
+    def distinct(self, message_type: str) -> list[Seen]:
+        """The flow's ``message_type`` records, once each."""
+        return distinct(self.effects, message_type)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -277,6 +299,36 @@ class Story:
 
         if not await self.mesh.until(answered):
             step.decision = Decision.NO_ANSWER
+        return step
+
+    async def settle(self, step: Step, counts: dict[str, int]) -> Step:
+        """Waits until the step's flow holds ``counts`` distinct records of each type (a fan-out whose
+        size an event told), then judges the step again on its whole flow."""
+
+        def complete() -> bool:
+            self._judge(step)
+            return all(len(step.distinct(t)) >= n for t, n in counts.items())
+
+        await self.mesh.until(complete)
+        return step
+
+    def record(self, title: str, *, topic: str, message_type: str, value: bytes, answer: Seen | None) -> Step:
+        """Records a step that did not go through a topic (an upload over HTTP), judged by the event
+        ``answer`` its service published about it: refused if that is a refusal, else accepted."""
+        step = Step(
+            title=title, topic=topic, message_type=message_type, message_id=str(uuid.uuid4()), value=value
+        )
+        self.steps.append(step)
+        if answer is None:
+            return step
+        step.effects = [s for s in self.mesh.seen if s.correlation_id == answer.correlation_id]
+        service = answer.producer or "?"
+        refused = "reason_code" in answer.payload
+        step.decision = Decision.REFUSED if refused else Decision.ACCEPTED
+        step.outcomes = {service: "refused" if refused else "applied"}
+        if refused:
+            step.reason_code = str(answer.payload.get("reason_code"))
+            step.reason = _str(answer.payload.get("reason"))
         return step
 
     def _settled(self, step: Step, message_type: str) -> bool:

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from casemesh.demo.driver import Decision, Mesh, Seen, Step, Story, StoryResult
+from casemesh.demo.driver import Mesh, Step, Story, StoryResult, officer
 from casemesh.demo.runner import Chapter
-from contracts.base import Actor, Role
+from contracts.base import Role
 from contracts.catalogue.contacts import (
     AddNote,
     AssessMeetingRequirement,
@@ -55,14 +55,8 @@ TEAM = "Client Contact 2"
 CASE_TYPE = "CHANGE_OF_ASSESSMENT"
 
 
-def _officer(officer_id: str, role: Role, first_name: str, extension: str) -> Actor:
-    return Actor(
-        officer_id=officer_id, role=role, first_name=first_name, site=SITE, team=TEAM, extension=extension
-    )
-
-
-CASE_WORKER = _officer("CW-21", Role.CASE_WORKER, "Priya", "4471")
-TEAM_LEADER = _officer("TL-22", Role.TEAM_LEADER, "Ali", "4473")
+CASE_WORKER = officer("CW-21", Role.CASE_WORKER, "Priya", team=TEAM, extension="4471", site=SITE)
+TEAM_LEADER = officer("TL-22", Role.TEAM_LEADER, "Ali", team=TEAM, extension="4473", site=SITE)
 
 
 # ------------------------------------------------------------------------------------ meetings
@@ -179,8 +173,7 @@ async def meeting_minutes(mesh: Mesh) -> StoryResult:
     if minutes is None:
         return story.result(f"minutes not issued ({issued.decision.value})", reason_code=issued.reason_code)
     emails = len(minutes.payload.get("notification_ids", ()))
-    await _settle(
-        story,
+    await story.settle(
         issued,
         {
             "SendEmail": emails,
@@ -189,10 +182,7 @@ async def meeting_minutes(mesh: Mesh) -> StoryResult:
             "CommunicationLogged": emails,
         },
     )
-    flow = {
-        t: _distinct(issued.effects, t)
-        for t in ("NotificationDispatched", "EmailDispatch", "CommunicationLogged")
-    }
+    flow = {t: issued.distinct(t) for t in ("NotificationDispatched", "EmailDispatch", "CommunicationLogged")}
     logged = [s.payload for s in flow["CommunicationLogged"]]
     return story.result(
         f"minutes issued: {len(flow['NotificationDispatched'])} of {emails} e-mails dispatched",
@@ -202,39 +192,11 @@ async def meeting_minutes(mesh: Mesh) -> StoryResult:
         emails_dispatched=len(flow["NotificationDispatched"]),
         # The client invitee had no address: their e-mail went to the one the customer system keeps.
         emailed=sorted(str(s.payload.get("to_email")) for s in flow["EmailDispatch"]),
-        tasks_created=len(_distinct(issued.effects, "MeetingActionTaskCreated")),
+        tasks_created=len(issued.distinct("MeetingActionTaskCreated")),
         communications_logged=dict(
             sorted(Counter(f"{p.get('kind')} {p.get('status')}" for p in logged).items())
         ),
     )
-
-
-def _flow(story: Story, step: Step) -> list[Seen]:
-    """Every record of the step's flow (same correlation id), in arrival order."""
-    return [
-        s for s in story.mesh.seen if s.correlation_id == step.message_id and s.message_id != step.message_id
-    ]
-
-
-def _distinct(records: list[Seen], message_type: str) -> list[Seen]:
-    """The records of ``message_type``, once each (delivery is at least once)."""
-    found: dict[str | None, Seen] = {}
-    for s in records:
-        if s.message_type == message_type:
-            found.setdefault(s.message_id, s)
-    return list(found.values())
-
-
-async def _settle(story: Story, step: Step, counts: Mapping[str, int]) -> None:
-    """Waits until the step's flow holds ``counts`` records of each type (``send``'s ``expect``
-    asks for one of each), then takes the whole flow as the step's effects."""
-
-    def complete() -> bool:
-        flow = _flow(story, step)
-        return all(len(_distinct(flow, t)) >= n for t, n in counts.items())
-
-    await story.mesh.until(complete)
-    step.effects = _flow(story, step)
 
 
 # ------------------------------------------------------------------------------------- notes
@@ -284,7 +246,9 @@ async def note_history(mesh: Mesh) -> StoryResult:
         pause=timedelta(minutes=10),
     )
     added_event = story.last("NoteAdded")
-    edits = _distinct(story.events("NoteEdited", topic=CONTACTS_EVENTS), "NoteEdited")
+    edits = list(
+        {s.message_id: s for s in reversed(story.events("NoteEdited", topic=CONTACTS_EVENTS))}.values()
+    )[::-1]
     latest = edits[-1].payload if edits else added_event.payload if added_event else {}
     published = b"".join(s.value for s in story.events(topic=CONTACTS_EVENTS))
     return story.result(
@@ -355,18 +319,6 @@ async def _upload(
             # The gateway in front of contacts names the uploader (an Actor as JSON).
             headers={"X-Casemesh-Actor": CASE_WORKER.model_dump_json()},
         )
-    try:
-        body: dict[str, Any] = answer.json()
-    except ValueError:
-        body = {}
-    step = Step(
-        title=title,
-        topic=f"http:contacts{path}",
-        message_type="upload",
-        message_id=str(body.get("attachment_id") or uuid.uuid4()),
-        value=content,
-    )
-    story.steps.append(step)
     # The API answers at once; the verdict also goes out through the outbox as an event.
     verdict = "AttachmentUploaded" if answer.is_success else "AttachmentRefused"
     try:
@@ -374,16 +326,10 @@ async def _upload(
             verdict, topic=CONTACTS_EVENTS, nth=(uploads if answer.is_success else refusals) + 1
         )
     except TimeoutError:
-        return step, answer.status_code
-    step.effects = [s for s in story.mesh.seen if s.correlation_id == seen.correlation_id]
-    if answer.is_success:
-        step.decision = Decision.ACCEPTED
-        step.outcomes = {"contacts": "applied"}
-    else:
-        step.decision = Decision.REFUSED
-        step.outcomes = {"contacts": "refused"}
-        step.reason_code = str(seen.payload.get("reason_code"))
-        step.reason = str(seen.payload.get("reason"))
+        seen = None
+    step = story.record(
+        title, topic=f"http:contacts{path}", message_type="upload", value=content, answer=seen
+    )
     return step, answer.status_code
 
 

@@ -17,9 +17,9 @@ import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from casemesh.demo.driver import Decision, Mesh, Story, StoryResult
+from casemesh.demo.driver import Decision, Mesh, Story, StoryResult, officer
 from casemesh.demo.runner import Chapter
-from contracts.base import Actor, Role
+from contracts.base import Role
 from contracts.catalogue.customers import CustomerRegistered
 from contracts.catalogue.referrals import (
     ContactChannel,
@@ -48,14 +48,8 @@ INCOME = "INCOME"
 CHANGE_OF_ASSESSMENT = "CHANGE_OF_ASSESSMENT"
 
 
-def _officer(officer_id: str, role: Role, first_name: str, team: str) -> Actor:
-    return Actor(
-        officer_id=officer_id, role=role, first_name=first_name, site="Hobart", team=team, extension="4300"
-    )
-
-
-CSO = _officer("CSO-41", Role.CSO, "Dana", "Mainstream 12")
-SPECIALIST = _officer("COA-42", Role.SPECIALIST_OFFICER, "Lou", "COA 2")
+CSO = officer("CSO-41", Role.CSO, "Dana", team="Mainstream 12", extension="4300")
+SPECIALIST = officer("COA-42", Role.SPECIALIST_OFFICER, "Lou", team="COA 2", extension="4300")
 
 
 async def customer_management(mesh: Mesh) -> StoryResult:

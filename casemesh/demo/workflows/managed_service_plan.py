@@ -14,9 +14,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from casemesh.demo.driver import Mesh, Story, StoryResult
+from casemesh.demo.driver import Mesh, Story, StoryResult, officer
 from casemesh.demo.runner import Chapter
-from contracts.base import Actor, Role
+from contracts.base import Role
 from contracts.catalogue.approvals import Decision, RecordApprovalDecision, RequestApproval, SubjectType
 from contracts.catalogue.channels import (
     Channel,
@@ -52,15 +52,9 @@ PHONE_TASKS = dispatch_topic("phone")
 SMS = dispatch_topic("sms")
 
 
-def _officer(officer_id: str, role: Role, first_name: str, team: str) -> Actor:
-    return Actor(
-        officer_id=officer_id, role=role, first_name=first_name, site="Hobart", team=team, extension="4200"
-    )
-
-
-MANAGER = _officer("SM-20", Role.SERVICE_MANAGER, "Robin", "PS Managers")
-OMC = _officer("OMC-21", Role.ONE_MAIN_CONTACT, "Priya", TEAM)
-DECISION_MAKER = _officer("ADM-22", Role.APPROVED_DECISION_MAKER, "Noor", TEAM)
+MANAGER = officer("SM-20", Role.SERVICE_MANAGER, "Robin", team="PS Managers", extension="4200")
+OMC = officer("OMC-21", Role.ONE_MAIN_CONTACT, "Priya", team=TEAM, extension="4200")
+DECISION_MAKER = officer("ADM-22", Role.APPROVED_DECISION_MAKER, "Noor", team=TEAM, extension="4200")
 CARD = ContactCard(kind=ContactCardKind.ONE_MAIN_CONTACT, first_name="Priya", phone_number="1300000000")
 
 

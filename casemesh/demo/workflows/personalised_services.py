@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from casemesh.demo.driver import Mesh, Story, StoryResult
+from casemesh.demo.driver import Mesh, Story, StoryResult, officer
 from casemesh.demo.runner import Chapter
-from contracts.base import Actor, Role
+from contracts.base import Role
 from contracts.catalogue.approvals import Decision, RecordApprovalDecision
 from contracts.catalogue.customers import CustomerRegistered
 from contracts.catalogue.referrals import (
@@ -33,15 +33,9 @@ TEAM = "PS Team Hobart"
 APPROVALS_EVENTS = events_topic("approvals")
 
 
-def _officer(officer_id: str, role: Role, first_name: str, team: str) -> Actor:
-    return Actor(
-        officer_id=officer_id, role=role, first_name=first_name, site="Hobart", team=team, extension="4100"
-    )
-
-
-MANAGER = _officer("SM-10", Role.SERVICE_MANAGER, "Robin", "PS Managers")
-SERVICE_OFFICER = _officer("PSSO-11", Role.PS_SERVICE_OFFICER, "Kim", TEAM)
-CSO = _officer("CSO-12", Role.CSO, "Ari", TEAM)
+MANAGER = officer("SM-10", Role.SERVICE_MANAGER, "Robin", team="PS Managers", extension="4100")
+SERVICE_OFFICER = officer("PSSO-11", Role.PS_SERVICE_OFFICER, "Kim", team=TEAM, extension="4100")
+CSO = officer("CSO-12", Role.CSO, "Ari", team=TEAM, extension="4100")
 
 
 async def personalised_services(mesh: Mesh) -> StoryResult:
