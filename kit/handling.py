@@ -7,6 +7,8 @@ the contracts' registry, and saves state, applied id and outbox in one condition
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 from contracts.base import Message, Rejection
 from contracts.envelope import Envelope
 from contracts.topics import TOPICS
-from kit.errors import ConcurrencyConflict
+from kit.errors import ConcurrencyConflict, Malformed
 from kit.processing import Outcome
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore, OutboxEntry, TimerEntry
@@ -124,6 +126,17 @@ def timer_entries(
     return entries
 
 
+def digest_of(envelope: Envelope) -> str:
+    """What makes two deliveries the same message: its type, version, customer and payload."""
+    canonical = json.dumps(
+        [envelope.message_type, envelope.schema_version, envelope.csid, envelope.payload],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 async def apply(
     store: AggregateStore[S],
     aggregate_id: str,
@@ -134,10 +147,25 @@ async def apply(
     settings: ServiceSettings,
     route: Route = default_route,
 ) -> Outcome:
-    """Applies ``message`` to one aggregate exactly once, however often it is delivered."""
+    """Applies ``message`` to one aggregate exactly once, however often it is delivered.
+
+    The message id is claimed first. An id seen before with another message is refused as
+    ``id_conflict`` (dead-lettered). An id seen before with the same message is a redelivery: it
+    is applied only if no commit took it, which the aggregate's recent ``applied`` ids tell (a
+    message whose handling crashed is redelivered long before its aggregate forgets an id).
+    """
+    message_id = str(envelope.message_id)
+    claim = await store.claim(message_id, digest_of(envelope))
+    if claim.conflict:
+        raise Malformed(
+            "id_conflict",
+            "message_id was seen before with a different message_type, schema_version, csid or payload",
+        )
     for _ in range(MAX_CONFLICT_RETRIES):
         loaded = await store.load(aggregate_id)
-        if loaded.has_applied(str(envelope.message_id)):
+        if loaded.has_applied(message_id):
+            return Outcome.DUPLICATE
+        if not claim.first and _forgotten(claim.claimed_at, loaded.trimmed_at):
             return Outcome.DUPLICATE
         state, outputs = decide(loaded.state, message, now)
         events = [o for o in outputs if not isinstance(o, Deferred)]
@@ -145,10 +173,15 @@ async def apply(
         try:
             entries = outbox_entries(envelope, events, now, settings, route)
             timers = timer_entries(envelope, deferred, aggregate_id, settings, route)
-            await store.save(loaded, state, str(envelope.message_id), entries, timers)
+            await store.save(loaded, state, message_id, entries, timers, now)
         except ConcurrencyConflict:
             continue
         if any(isinstance(e, Rejection) for e in events):
             return Outcome.REFUSED
         return Outcome.APPLIED
     raise ConcurrencyConflict(aggregate_id)
+
+
+def _forgotten(claimed_at: datetime | None, trimmed_at: datetime | None) -> bool:
+    """Whether the aggregate may have dropped this id from ``applied`` since it was claimed."""
+    return claimed_at is not None and trimmed_at is not None and claimed_at <= trimmed_at

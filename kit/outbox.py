@@ -1,10 +1,11 @@
-"""The relay: publishes outbox entries with the idempotent producer, then removes them.
+"""The relay: publishes committed outbox entries with the idempotent producer, then marks them sent.
 
-It runs right after each save (woken by ``notify``) and on a timer, which also finds entries
-left behind by a crash between the store write and the publish. It never writes the aggregate
-(see kit/store.py): it marks what it sent, and the handler prunes. Publishing is at least once:
-an entry published just before a crash is published again after it, under the same message
-id, and consumers drop it as a duplicate.
+Right after each commit (woken by ``notify``) it publishes what this process just committed,
+from memory, with no query. On a timer it sweeps the commit records for entries nobody has
+published yet: those a crashed replica left behind, taken over once they are
+``takeover_s`` old. It never writes an aggregate (see kit/store.py): it marks what it sent, and
+the next commit of that aggregate drops it. Publishing is at least once: an entry published just
+before a crash is published again after it, under the same message id, and consumers drop it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +27,7 @@ Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
 
 
 SEEN_LIMIT = 100_000
+HOUSEKEEPING_INTERVAL_S = 60.0
 
 
 async def publish_unsent(
@@ -33,26 +36,32 @@ async def publish_unsent(
     publish: Publish,
     seen: dict[tuple[str, str], int],
     takeover_before: datetime | None = None,
-) -> int:
-    """Publishes the entries not yet marked sent, then marks them (never writing the aggregate).
+    *,
+    fresh: bool = False,
+) -> tuple[int, int]:
+    """Publishes the entries not yet marked sent, then marks them; returns (published, left).
 
     ``seen`` remembers aggregates whose entries were all sent at a version, so an aggregate
-    waiting for its handler to prune a sent outbox is not looked at again. With
+    waiting for its next commit to drop a sent outbox is not looked at again. With
     ``takeover_before``, an aggregate another process wrote is left to that process's relay until
-    its last write is older than that: replicas do not all publish each fresh event, yet an event
-    a crashed replica left behind is still published.
+    its last write is older than that (``left`` counts those entries): replicas do not all publish
+    each fresh event, yet an event a crashed replica left behind is still published. ``fresh``
+    entries were just committed by this process, so no other relay has published them yet.
     """
     if len(seen) > SEEN_LIMIT:
         seen.clear()
-    count = 0
+    published = left = 0
     for item in pending:
         memo = (store.collection.name, item.aggregate_id)
         if seen.get(memo) == item.version:
             continue
         if takeover_before is not None and not _ours_or_stale(store, item, takeover_before):
+            waiting = [e.id for e in item.entries if not store.known_sent(e.id)]
+            left += len(waiting) - len(await store.sent_ids(waiting))
             continue
-        already = await store.sent_ids([e.id for e in item.entries])
-        unsent = [e for e in item.entries if e.id not in already]
+        candidates = [e for e in item.entries if not store.known_sent(e.id)]
+        already = set() if fresh else await store.sent_ids([e.id for e in candidates])
+        unsent = [e for e in candidates if e.id not in already]
         for entry in unsent:
             await publish(
                 entry.topic,
@@ -62,13 +71,10 @@ async def publish_unsent(
             )
         await store.mark_sent([e.id for e in unsent])
         seen[memo] = item.version
-        if (
-            takeover_before is not None
-            and store.written.get(item.aggregate_id, item.version + 1) <= item.version
-        ):
+        if store.written.get(item.aggregate_id, item.version + 1) <= item.version:
             del store.written[item.aggregate_id]
-        count += len(unsent)
-    return count
+        published += len(unsent)
+    return published, left
 
 
 def _ours_or_stale(store: AggregateStore[Any], item: Pending, takeover_before: datetime) -> bool:
@@ -85,33 +91,65 @@ class OutboxRelay:
         metrics: Metrics,
         interval_s: float,
         takeover_s: float = 10.0,
+        housekeeping_interval_s: float = HOUSEKEEPING_INTERVAL_S,
     ) -> None:
         self.stores = list(stores)
         self.publish = publish
         self.metrics = metrics
         self.interval_s = interval_s
         self.takeover_s = takeover_s
+        self.housekeeping_interval_s = housekeeping_interval_s
         self._wake = asyncio.Event()
         self._seen: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._next_sweep = 0.0
+        self._next_housekeeping = time.monotonic() + housekeeping_interval_s
 
     def notify(self) -> None:
         self._wake.set()
 
+    async def publish_fresh(self) -> int:
+        """Publishes what this process just committed, from memory; returns how many went out."""
+        async with self._lock:
+            sent = 0
+            for store in self.stores:
+                fresh, store.fresh = list(store.fresh.values()), {}
+                try:
+                    published, _ = await publish_unsent(store, fresh, self.publish, self._seen, fresh=True)
+                except BaseException:
+                    for item in fresh:  # kept for the next try, unless a newer commit replaced it
+                        store.fresh.setdefault(item.aggregate_id, item)
+                    raise
+                sent += published
+            self.metrics.published.inc(sent)
+            return sent
+
     async def flush(self) -> int:
-        """Publishes every outbox entry not yet marked sent; returns how many went out."""
-        sent = 0
-        takeover_before = datetime.now(UTC) - timedelta(seconds=self.takeover_s)
-        for store in self.stores:
-            sent += await publish_unsent(
-                store, await store.pending(), self.publish, self._seen, takeover_before
-            )
-        backlog = 0
-        for store in self.stores:
-            backlog += await store.backlog()
-        self.metrics.outbox_backlog.set(backlog)
-        self.metrics.published.inc(sent)
+        """Publishes every committed entry not yet marked sent; returns how many went out.
+
+        Sets the backlog gauge to the entries still unpublished: those another replica wrote
+        and has not had ``takeover_s`` to publish.
+        """
+        sent = await self.publish_fresh()
+        async with self._lock:
+            takeover_before = datetime.now(UTC) - timedelta(seconds=self.takeover_s)
+            backlog = 0
+            for store in self.stores:
+                await store.delete_superseded()
+                published, left = await publish_unsent(
+                    store, await store.pending(), self.publish, self._seen, takeover_before
+                )
+                sent += published
+                backlog += left
+                self.metrics.published.inc(published)
+            self.metrics.outbox_backlog.set(backlog)
         return sent
+
+    async def housekeep(self) -> None:
+        now = datetime.now(UTC)
+        for store in self.stores:
+            await store.housekeep(now)
 
     async def run(self) -> None:
         while True:
@@ -119,7 +157,14 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
             self._wake.clear()
             try:
-                await self.flush()
+                if time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self.interval_s
+                    await self.flush()
+                else:
+                    await self.publish_fresh()
+                if time.monotonic() >= self._next_housekeeping:
+                    self._next_housekeeping = time.monotonic() + self.housekeeping_interval_s
+                    await self.housekeep()
             except Exception as exc:
                 level = logging.INFO if is_infrastructure_error(exc) else logging.ERROR
                 log("outbox_relay_failed", error_class=type(exc).__name__, level=level)
@@ -129,10 +174,17 @@ class OutboxRelay:
             self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        """Stops the loop, then publishes what is left; logs an error if that final flush fails.
+
+        Call it while the producer is still open: an event committed but not published here
+        waits for another replica's takeover, or for this service's next start.
+        """
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(Exception):
+        try:
             await self.flush()
+        except Exception as exc:
+            log("outbox_final_flush_failed", error_class=type(exc).__name__, level=logging.ERROR)

@@ -4,7 +4,7 @@ A decider asks for a timer by returning ``Deferred(message, due_at, timer_id)`` 
 The timer is saved in the aggregate's document by the same conditional write as the state and
 outbox (``timers`` and ``next_due``). The sweeper publishes each due timer's message — a command
 to the service's own commands topic — under a message id derived from the aggregate and the
-timer id, and marks it fired; the handler removes it when it applies the command. If two
+timer id, and marks it fired; the next commit of the aggregate drops it. If two
 replicas fire the same timer, or one fires it and crashes before marking it, the command
 arrives twice with one id and is applied once. A decider
 receiving a timer's command checks the state: a timer whose reason has passed changes nothing.
@@ -56,7 +56,8 @@ class TimerSweeper:
         now = self.clock()
         fired = 0
         for store in self.stores:
-            fired += await publish_unsent(store, await store.due_timers(now), self.publish, self._seen)
+            published, _ = await publish_unsent(store, await store.due_timers(now), self.publish, self._seen)
+            fired += published
         return fired
 
     async def run(self) -> None:

@@ -80,6 +80,7 @@ async def test_entries_marked_sent_are_pruned_at_the_next_save_and_leave_the_pen
     await tallies.mark_sent(["m1"])  # marking twice is harmless, as on MongoDB
     assert await tallies.sent_ids(["m1", "m2", "m3"]) == {"m1", "m2"}
     await tallies.save(await tallies.load("123456"), Tally(count=2), "cmd-2", [])
+    assert await tallies.delete_superseded() == 1
     assert await tallies.pending() == []
     assert await tallies.backlog() == 0
 
