@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import mongomock
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
 
@@ -97,22 +98,37 @@ class MemoryCollection:
     async def delete_many(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
         return self._collection.delete_many(query, **kwargs)
 
-    async def bulk_write(self, requests: Sequence[Any], **kwargs: Any) -> None:
-        """Applies PyMongo's write operations one by one (mongomock's own bulk path predates them)."""
-        for request in requests:
-            kind = type(request).__name__
-            if kind == "InsertOne":
-                self._collection.insert_one(request._doc)
-            elif kind == "ReplaceOne":
-                self._collection.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
-            elif kind in ("UpdateOne", "UpdateMany"):
-                update = self._collection.update_one if kind == "UpdateOne" else self._collection.update_many
-                update(request._filter, request._doc, upsert=bool(request._upsert))
-            elif kind in ("DeleteOne", "DeleteMany"):
-                delete = self._collection.delete_one if kind == "DeleteOne" else self._collection.delete_many
-                delete(request._filter)
-            else:
-                raise TypeError(f"the in-memory store does not support {kind} in bulk_write")
+    async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, **kwargs: Any) -> None:
+        """Applies PyMongo's write operations one by one (mongomock's own bulk path predates them).
+
+        A duplicate key is reported as PyMongo reports it, in a ``BulkWriteError`` at the end
+        (``ordered=False``) or at once (``ordered=True``).
+        """
+        errors: list[Document] = []
+        for index, request in enumerate(requests):
+            try:
+                self._write(request)
+            except DuplicateKeyError:
+                errors.append({"index": index, "code": 11000, "errmsg": "duplicate key"})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nInserted": 0})
+
+    def _write(self, request: Any) -> None:
+        kind = type(request).__name__
+        if kind == "InsertOne":
+            self._collection.insert_one(request._doc)
+        elif kind == "ReplaceOne":
+            self._collection.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
+        elif kind in ("UpdateOne", "UpdateMany"):
+            update = self._collection.update_one if kind == "UpdateOne" else self._collection.update_many
+            update(request._filter, request._doc, upsert=bool(request._upsert))
+        elif kind in ("DeleteOne", "DeleteMany"):
+            delete = self._collection.delete_one if kind == "DeleteOne" else self._collection.delete_many
+            delete(request._filter)
+        else:
+            raise TypeError(f"the in-memory store does not support {kind} in bulk_write")
 
     async def drop(self) -> None:
         self._collection.drop()

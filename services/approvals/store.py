@@ -14,12 +14,16 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from contracts.base import Role
 from kit.store import AggregateStore
 from services.approvals.domain import CustomerApprovals, PendingRequest, RequestStatus
 
 Document = dict[str, Any]
+
+BULK_LIMIT = 50
+"""Statements per bulk write: an update command with 100 or more hangs FerretDB 1.24."""
 
 
 def work_item(csid: str, book: CustomerApprovals, request: PendingRequest) -> Document:
@@ -55,18 +59,29 @@ class ApprovalsStore:
         await self.work_items.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
 
     async def project(self, csid: str) -> None:
-        """Rewrites the work items of ``csid``'s requests from the stored aggregate."""
+        """Rewrites the work items of ``csid``'s requests from the stored aggregate.
+
+        Each item carries the aggregate version it was written from and is replaced only by an
+        equal or newer one. Writes go in batches under FerretDB's limit of 100 statements.
+        """
         loaded = await self.aggregates.load(csid)
         book = loaded.state
         if book is None or not book.requests:
             return
-        await self.work_items.bulk_write(
-            [
-                ReplaceOne({"_id": str(r.request_id)}, work_item(csid, book, r), upsert=True)
-                for r in book.requests.values()
-            ],
-            ordered=False,
-        )
+        writes = [
+            ReplaceOne(
+                {"_id": str(r.request_id), "version": {"$lte": loaded.version}},
+                {**work_item(csid, book, r), "version": loaded.version},
+                upsert=True,
+            )
+            for r in book.requests.values()
+        ]
+        for start in range(0, len(writes), BULK_LIMIT):
+            try:
+                await self.work_items.bulk_write(writes[start : start + BULK_LIMIT], ordered=False)
+            except BulkWriteError as exc:  # a duplicate key: a newer version is already there
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    raise
 
     async def pending_for(self, role: Role, limit: int) -> list[Document]:
         """Pending requests a holder of ``role`` may decide, oldest due first."""

@@ -256,8 +256,7 @@ class Notifications:
         await wait_for(done)
 
     async def records_on(self, number: str) -> set[str]:
-        doc = await self.db["mobile_numbers"].find_one({"_id": number})
-        return set(doc["records"]) if doc else set()
+        return {str(d["csid"]) async for d in self.db["mobile_number_records"].find({"number": number})}
 
     async def number_shared(self, number: str, records: int) -> None:
         async def done() -> bool:

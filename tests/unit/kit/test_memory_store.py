@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 from pydantic import BaseModel
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from kit.errors import ConcurrencyConflict
 from kit.memory import MemoryDatabase, forget, is_memory_url, memory_database
@@ -132,3 +133,47 @@ async def test_a_database_outlives_its_handle_within_the_process() -> None:
         forget(url)
     assert await memory_database(url, "db")["c"].find_one({"_id": "kept"}) is None
     forget(url)
+
+
+async def test_a_bulk_write_reports_duplicate_keys_as_pymongo_does_and_applies_the_rest(
+    database: MemoryDatabase,
+) -> None:
+    items = database["work_items"]
+    await items.insert_one({"_id": "a", "version": 5})
+    with pytest.raises(BulkWriteError) as failed:
+        await items.bulk_write(
+            [
+                ReplaceOne({"_id": "a", "version": {"$lte": 3}}, {"version": 3}, upsert=True),
+                InsertOne({"_id": "b", "version": 3}),
+            ],
+            ordered=False,
+        )
+    assert [e["code"] for e in failed.value.details["writeErrors"]] == [11000]
+    found = {d["_id"]: d["version"] async for d in items.find({})}
+    assert found == {"a": 5, "b": 3}, "the newer version is kept and the other write applied"
+
+
+async def test_a_superseded_commit_record_is_deleted_and_the_newest_always_loads(
+    database: MemoryDatabase,
+) -> None:
+    tallies = store(database)
+    for n in range(1, 4):
+        await tallies.save(await tallies.load("123456"), Tally(count=n), f"cmd-{n}", [])
+    assert await tallies.delete_superseded() == 2
+    remaining = [d["_id"] async for d in tallies.commits.find({})]
+    assert remaining == ["123456@000000000003"]
+    loaded = await tallies.load("123456")
+    assert loaded.version == 3 and loaded.state == Tally(count=3)
+
+
+async def test_an_aggregate_stored_before_commit_records_loads_from_its_document(
+    database: MemoryDatabase,
+) -> None:
+    tallies = store(database)
+    await database["tallies"].insert_one(
+        {"_id": "123456", "version": 4, "state": {"count": 4}, "applied": ["old"], "outbox": [], "timers": []}
+    )
+    loaded = await tallies.load("123456")
+    assert (loaded.version, loaded.state, loaded.applied) == (4, Tally(count=4), ["old"])
+    await tallies.save(loaded, Tally(count=5), "cmd-5", [])
+    assert (await tallies.load("123456")).version == 5
