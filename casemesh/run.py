@@ -5,8 +5,12 @@ see ``kit/settings.py``), starts, and runs until SIGTERM or SIGINT. Replicas sta
 settings join the same consumer group, so Kafka splits the service's partitions between them.
 
 On SIGTERM the service stops reading, lets the records in flight finish and commit (for at most
-``graceful_timeout_s``), closes its clients and exits 0. A record still unfinished when that
-time is up is not committed, so another replica (or the next start) processes it again.
+``graceful_timeout_s``), publishes the events its outbox still holds while its producer is open,
+closes its clients and exits 0. A record still unfinished when that time is up is not
+committed, so another replica (or the next start) processes it again.
+
+A service whose input topics have unequal partition counts does not start: replicas could not
+keep a customer's messages together (``kit.runtime``); the line says which topics have how many.
 
 The process runs its own small loop rather than ``FastStream.run``: that one starts the shutdown
 while the startup may still be under way (a SIGTERM during start), gives no bound on the whole
@@ -32,7 +36,7 @@ from pydantic_settings import SettingsError
 
 from casemesh.services import SERVICES
 from kit.logs import log
-from kit.settings import ServiceSettings
+from kit.settings import ServiceSettings, variable_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -98,7 +102,7 @@ def describe_invalid(exc: ValidationError, prefix: str) -> str:
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         field, *inner = [str(part) for part in error["loc"]] or [""]
-        where = f"{prefix}{field.upper()}" if field else prefix.rstrip("_")
+        where = variable_for(field, prefix) if field else prefix.rstrip("_")
         if inner:
             where += "[" + "][".join(inner) + "]"
         problems.append(f"{where}: {error['msg']}")

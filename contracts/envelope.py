@@ -13,6 +13,7 @@ Decoding is deliberately two steps so the kit's error lanes can tell the failure
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
@@ -42,6 +43,8 @@ MESSAGE_ID_EXAMPLE = "0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1"
 #: Version of the envelope's own shape (snapshotted like a message type).
 ENVELOPE_SCHEMA_VERSION = 1
 
+_ISO_8601_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
 
 class Envelope(BaseModel):
     """Metadata of one message plus its raw payload (decoded separately by :func:`decode_payload`)."""
@@ -55,9 +58,13 @@ class Envelope(BaseModel):
     message_type: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The payload's message type, e.g. AssignCustomerToPS.", examples=["AssignCustomerToPS"]
     )
-    schema_version: int = Field(ge=1, description="The payload's schema version.", examples=[1])
+    schema_version: int = Field(
+        ge=1, strict=True, description="The payload's schema version (a JSON integer).", examples=[1]
+    )
     occurred_at: AwareDatetime = Field(
-        description="When it happened or was requested — timezone-aware; normalised to UTC.",
+        description=(
+            "When it happened or was requested — an ISO-8601 string with a UTC offset; normalised to UTC."
+        ),
         examples=["2025-03-12T09:30:00Z"],
     )
     producer: Name = Field(description="The service or system that produced it.", examples=["referrals"])
@@ -78,12 +85,27 @@ class Envelope(BaseModel):
         description="The message itself, as JSON; see the per-type schemas.", examples=[{"referral_id": "…"}]
     )
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_8601_only(cls, value: Any) -> Any:
+        # On the wire only an ISO-8601 string; never an epoch number, nor a string of digits
+        # (which pydantic would read as one).
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str) and _ISO_8601_DATE_TIME.match(value):
+            return value
+        raise ValueError("occurred_at must be an ISO-8601 date-time string")
+
     @field_validator("occurred_at", mode="after")
     @classmethod
     def _normalise_to_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:  # AwareDatetime already refuses these
             raise ValueError("occurred_at must be timezone-aware")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            # e.g. 9999-12-31T23:59:59-14:00 is past the last representable instant once in UTC.
+            raise ValueError("occurred_at is out of range once converted to UTC") from None
 
     # ---------------------------------------------------------------- construction
 

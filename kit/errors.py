@@ -36,3 +36,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 def is_infrastructure_error(exc: BaseException) -> bool:
     """Lane (c): the store or broker is unavailable; retry with backoff, commit nothing."""
     return isinstance(exc, INFRASTRUCTURE_ERRORS)
+
+
+class TopicLayoutError(RuntimeError):
+    """The service's topics are laid out so that it cannot keep its guarantees (it does not start)."""

@@ -9,33 +9,50 @@ Every subscriber joins the service's consumer group with ``AckPolicy.MANUAL``: t
 committed only after the record's state change and outgoing events are stored (never the
 default auto-commit, which is at-most-once). Records of one subscriber are processed one after
 another, so a commit never passes an earlier record that is still unprocessed.
+
+Subscribers are co-partitioned: every input topic of a service has ``topic_partitions``
+partitions, and the range assignor gives partition *p* of each of them to the same replica, so
+one replica handles a customer's messages from every topic. A service whose input topics have
+unequal partition counts refuses to start (``TopicLayoutError``).
+
+FastStream hands the kit the raw record: its own parser would decode headers and its decoder
+the body before the kit's lanes, and a failure there would skip the record silently. Here the
+parser never reads a header and the decoder never reads the body (``kit.codec`` does).
+
+On shutdown, in order: consumption stops and the records in flight finish and commit (at most
+``graceful_timeout_s``), the relay publishes what is left in the outbox while the producer is
+still open, then the broker and the store clients close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from faststream.message import StreamMessage
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.routing import BaseRoute
 
 from contracts.topics import TOPICS, Topic, deadletter_topic
+from kit.errors import TopicLayoutError
 from kit.http import HttpServer, health_app
-from kit.logs import BROKER_LOGGER, configure, log
+from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
-from kit.processing import Clock, Handler, Incoming, Outcome, Processor, dead_letter_headers
+from kit.processing import Clock, DeadLetter, Handler, Incoming, Outcome, Processor, Stopping
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import TimerSweeper
@@ -55,6 +72,51 @@ class Wiring:
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
+class _Headerless:
+    """A record as FastStream's own parser may see it: everything but the headers, which it
+    would decode as UTF-8 text (failing on any other bytes, or on a null value)."""
+
+    __slots__ = ("_record",)
+    headers: tuple[()] = ()
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record, name)
+
+
+async def parse_record(
+    record: Any, default: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's message around the untouched record; never fails on the record's bytes."""
+    message = await default(_Headerless(record))
+    message.raw_message = record
+    return message
+
+
+async def keep_bytes(message: StreamMessage[Any]) -> Any:
+    """The body as it came: decoding it is the kit's job, inside its lanes."""
+    return message.body
+
+
+def incoming_from(record: Any) -> Incoming:
+    """The kit's view of a consumed record; header values are kept as bytes (or None)."""
+    headers: dict[str, bytes | None] = {}
+    for item in record.headers or ():
+        with contextlib.suppress(Exception):
+            name, value = item
+            headers[str(name)] = None if value is None else bytes(value)
+    return Incoming(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=headers,
+    )
+
+
 Database = AsyncDatabase[dict[str, Any]]
 """The service's database, as ``build`` receives it (so ``app.py`` needs no pymongo import)."""
 
@@ -70,7 +132,6 @@ class ServiceRuntime:
         produces: Sequence[str] = (),
         build: Build,
         clock: Clock = utc_now,
-        topic_partitions: int = 3,
         extra_topics: dict[str, Topic] | None = None,
         deadletter: str | None = None,
     ) -> None:
@@ -84,7 +145,6 @@ class ServiceRuntime:
         self.consumed = {settings.topic(name): registry[name] for name in consumes}
         self.deadletter_topic = settings.topic(deadletter or deadletter_topic(settings.service_name))
         self.produced = [settings.topic(name) for name in produces]
-        self.topic_partitions = topic_partitions
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=True,
@@ -93,6 +153,9 @@ class ServiceRuntime:
             graceful_timeout=settings.graceful_timeout_s,
             log_level=settings.broker_log_level,
             logger=BROKER_LOGGER,
+            # Topics come from ensure_topics (with the partition count) or from the operator,
+            # never from a subscriber's start with FastStream's default of one partition.
+            allow_auto_create_topics=False,
         )
         self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
         self.wiring: Wiring | None = None
@@ -106,8 +169,8 @@ class ServiceRuntime:
         self.app = FastStream(
             self.broker,
             on_startup=[self._startup],
-            on_shutdown=[self._begin_shutdown],
-            after_shutdown=[self._finish_shutdown],
+            on_shutdown=[self._drain],
+            after_shutdown=[self._close],
         )
 
     # -- wiring for app.py
@@ -117,38 +180,48 @@ class ServiceRuntime:
         return list(self.consumed)
 
     @property
+    def topic_partitions(self) -> int:
+        return self.settings.topic_partitions
+
+    @property
     def subscription(self) -> dict[str, Any]:
         return {
             "group_id": self.settings.consumer_group,
             "ack_policy": AckPolicy.MANUAL,
             "auto_offset_reset": "earliest",
+            "partition_assignment_strategy": (RangePartitionAssignor,),
+            "parser": parse_record,
+            "decoder": keep_bytes,
         }
 
-    async def consume(self, message: KafkaMessage) -> Outcome:
-        """Processes one record, then commits it; on shutdown, rewinds it instead."""
-        assert self.processor is not None, "the service has not started"
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        incoming = Incoming(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers={k: v for k, v in (record.headers or ())},
-        )
+    async def consume(self, message: KafkaMessage) -> Outcome | None:
+        """Processes one record, then commits it; on shutdown, rewinds it instead (no outcome)."""
+        processor = self.processor
+        if processor is None:
+            await message.nack()
+            return None
+        incoming = incoming_from(message.raw_message)
         try:
-            outcome = await self.processor.process(incoming)
+            outcome = await processor.process(incoming)
+        except Stopping:
+            await message.nack()
+            return None
         except BaseException:
-            # Stopping, or a fault in the kit itself: rewind so the record is read again,
-            # never committed past.
+            # Cancelled when the graceful timeout ran out: rewind, never commit past the record.
             await message.nack()
             raise
         if self.relay is not None and outcome in (Outcome.APPLIED, Outcome.REFUSED):
             self.relay.notify()
-        await message.ack()
+        try:
+            await message.ack()
+        except Exception as exc:
+            # The record is processed; a later commit covers it, or a redelivery is a duplicate.
+            log_limited("commit_failed", key=incoming.topic, error_class=type(exc).__name__)
         for observer in self.observers:
-            observer(incoming, outcome)
+            try:
+                observer(incoming, outcome)
+            except Exception as exc:
+                log_limited("observer_failed", key=repr(observer), error_class=type(exc).__name__)
         return outcome
 
     # -- lifespan
@@ -167,8 +240,12 @@ class ServiceRuntime:
                 appname=f"casemesh-{s.service_name}",
             )
             database = self.mongo[s.mongodb_database]
-        if s.create_topics:
-            await self.ensure_topics()
+        await self.broker.connect()
+        admin = self._admin()
+        if admin is not None:
+            if s.create_topics:
+                await self.ensure_topics(admin)
+            await self.check_copartitioning(admin)
         self.wiring = await self.build(database, self)
         for store in self.wiring.stores:
             await store.ensure_indexes()
@@ -179,13 +256,12 @@ class ServiceRuntime:
             settings=s,
             topics=self.consumed,
             handle=self.wiring.handle,
-            dead_letter=self._dead_letter,
+            dead_letter=self._publish_dead_letter,
             metrics=self.metrics,
             clock=self.clock,
             stopping=self.stopping,
         )
         self.timers = TimerSweeper(self.wiring.stores, self._publish, self.clock, s.timer_interval_s)
-        await self.broker.connect()
         self.timers.start()
         self.relay.start()
         self.relay.notify()
@@ -197,18 +273,36 @@ class ServiceRuntime:
             await self.http.start()
         log("started", service=s.service_name, topics=self.topics)
 
-    async def _begin_shutdown(self) -> None:
+    async def _drain(self) -> None:
+        """Before FastStream closes the broker: stop consuming, let the records in flight finish
+        and commit, then publish what is left in the outbox while the producer is open."""
         self.stopping.set()
-
-    async def _finish_shutdown(self) -> None:
+        stopped = await asyncio.gather(
+            *(subscriber.stop() for subscriber in self.broker.subscribers), return_exceptions=True
+        )
+        for failure in stopped:
+            if isinstance(failure, BaseException):
+                log("subscriber_stop_failed", error_class=type(failure).__name__, level=logging.WARNING)
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._background = []
         if self.timers is not None:
             await self.timers.stop()
         if self.relay is not None:
-            await self.relay.stop()
+            try:
+                await self.relay.stop()
+            except Exception as exc:
+                # Stored events stay in the outbox: the next start, or another replica, publishes them.
+                log(
+                    "outbox_final_flush_failed",
+                    service=self.settings.service_name,
+                    error_class=type(exc).__name__,
+                    level=logging.ERROR,
+                )
+
+    async def _close(self) -> None:
         if self.http is not None:
             await self.http.stop()
         if self.mongo is not None:
@@ -233,24 +327,45 @@ class ServiceRuntime:
         except Exception:
             return False
 
-    async def ensure_topics(self) -> None:
+    def _admin(self) -> AIOKafkaAdminClient | None:
+        """The connected broker's admin client; None for FastStream's in-memory broker."""
+        client: AIOKafkaAdminClient | None = self.broker.config.broker_config.admin.admin_client
+        return client
+
+    async def ensure_topics(self, admin: AIOKafkaAdminClient) -> None:
+        """Creates the service's missing topics with ``topic_partitions`` partitions each."""
         names = [*self.consumed, self.deadletter_topic, *self.produced]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            for name in dict.fromkeys(names):
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics([NewTopic(name, self.topic_partitions, 1)])
-        finally:
-            await admin.close()
+        for name in dict.fromkeys(names):
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(name, self.topic_partitions, 1)])
+
+    async def check_copartitioning(self, admin: AIOKafkaAdminClient) -> dict[str, int]:
+        """The partition count of each existing input topic; raises ``TopicLayoutError`` when
+        they differ, before the service joins its consumer group."""
+        described = await admin.describe_topics(list(self.consumed))
+        counts = {
+            str(topic["topic"]): len(topic["partitions"])
+            for topic in described
+            if not topic["error_code"] and topic["partitions"]
+        }
+        missing = [name for name in self.consumed if name not in counts]
+        if missing:
+            log("input_topics_missing", topics=missing, level=logging.WARNING)
+        if len(set(counts.values())) > 1:
+            listed = ", ".join(f"{name}: {count}" for name, count in sorted(counts.items()))
+            raise TopicLayoutError(
+                f"the input topics of {self.settings.service_name} have unequal partition counts "
+                f"({listed}); a customer's messages on them would reach different replicas. "
+                "Give every input topic the same count (topic_partitions)."
+            )
+        return counts
 
     # -- producing
 
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
         await self.broker.publish(value, topic=topic, key=key, headers=headers)
 
-    async def _dead_letter(self, incoming: Incoming, reason_code: str, reason: str, error_class: str) -> None:
-        headers = dead_letter_headers(incoming, reason_code, reason, error_class)
+    async def _publish_dead_letter(self, letter: DeadLetter) -> None:
         await self.broker.publish(
-            incoming.value or b"", topic=self.deadletter_topic, key=incoming.key, headers=headers
+            letter.value, topic=self.deadletter_topic, key=letter.key, headers=letter.headers
         )

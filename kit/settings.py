@@ -2,14 +2,39 @@
 
 A service subclasses ``ServiceSettings`` with ``model_config = service_config("referrals")``,
 so ``CASEMESH_REFERRALS_KAFKA_BOOTSTRAP_SERVERS`` and friends configure it.
+
+A few settings must agree across services, compose and tests; they are also read from one
+variable every service shares (``SHARED_VARIABLES``), which the service's own prefixed variable
+overrides: ``CASEMESH_TOPIC_PARTITIONS``, then ``CASEMESH_REFERRALS_TOPIC_PARTITIONS``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TOPIC_PARTITIONS = 6
+"""Partitions of every Casemesh topic: a service's input topics must all have the same count."""
+
+SHARED_VARIABLES = {"topic_partitions": "CASEMESH_TOPIC_PARTITIONS"}
+"""Settings read from one variable shared by every service, by field name."""
+
+
+def topic_partitions() -> int | str:
+    """The shared partition count: ``CASEMESH_TOPIC_PARTITIONS``, else the default."""
+    return os.environ.get(SHARED_VARIABLES["topic_partitions"], DEFAULT_TOPIC_PARTITIONS)
+
+
+def variable_for(field: str, prefix: str) -> str:
+    """The environment variable a field's value came from (for error messages)."""
+    own = f"{prefix}{field.upper()}"
+    shared = SHARED_VARIABLES.get(field)
+    if shared is not None and own not in os.environ and shared in os.environ:
+        return shared
+    return own
 
 
 def service_config(service: str) -> SettingsConfigDict:
@@ -30,8 +55,25 @@ class ServiceSettings(BaseSettings):
         0, ge=0, le=65535, description="0 disables the HTTP server (health, metrics, endpoints)."
     )
 
+    topic_partitions: int = Field(
+        default_factory=topic_partitions,
+        validate_default=True,
+        ge=1,
+        le=10_000,
+        description="Partitions of the topics the service creates; its input topics must all have this many.",
+    )
+
     max_message_bytes: int = Field(256 * 1024, gt=0, description="Checked before parsing.")
-    max_nesting_depth: int = Field(32, gt=0)
+    max_nesting_depth: int = Field(32, gt=0, le=512, description="Checked on the raw bytes before parsing.")
+    max_number_digits: int = Field(
+        64, gt=0, le=4000, description="Longest number literal accepted in a message (checked while parsing)."
+    )
+    dead_letter_max_bytes: int = Field(
+        512 * 1024,
+        gt=0,
+        le=900 * 1024,
+        description="Key and value bytes a dead letter keeps; a longer original is cut (its hash kept).",
+    )
     max_attempts: int = Field(5, gt=0, description="Attempts for a failure that is not infrastructure.")
     retry_initial_s: float = Field(0.1, gt=0)
     retry_max_s: float = Field(5.0, gt=0)

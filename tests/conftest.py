@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from deploy.local.localinfra import LocalInfra, LocalInfraConfig
+from kit.settings import topic_partitions
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -125,11 +126,16 @@ class TopicFactory:
     def name(self, base: str) -> str:
         return f"{base}.t{self.suffix}"
 
-    async def create(self, *names: str, partitions: int = 1) -> None:
+    async def create(
+        self, *names: str, partitions: int | None = None, configs: dict[str, str] | None = None
+    ) -> None:
+        """Creates the topics with the services' partition count (``CASEMESH_TOPIC_PARTITIONS``)
+        unless told otherwise."""
+        count = int(topic_partitions()) if partitions is None else partitions
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+            await admin.create_topics([NewTopic(n, count, 1, topic_configs=configs or {}) for n in names])
         finally:
             await admin.close()
 

@@ -15,7 +15,7 @@ from aiokafka.structs import ConsumerRecord
 from contracts.base import Actor, Message, Role
 from contracts.envelope import Envelope
 from kit.runtime import ServiceRuntime
-from kit.settings import ServiceSettings
+from kit.settings import DEFAULT_TOPIC_PARTITIONS, ServiceSettings
 
 Record = ConsumerRecord[Any, Any]
 
@@ -137,7 +137,7 @@ class Mesh:
         records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
         return records
 
-    async def committed(self, topic: str, group: str, partitions: int = 3) -> int:
+    async def committed(self, topic: str, group: str, partitions: int = DEFAULT_TOPIC_PARTITIONS) -> int:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, group_id=group, enable_auto_commit=False
         )

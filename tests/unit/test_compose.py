@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from kit.settings import DEFAULT_TOPIC_PARTITIONS, SHARED_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -161,7 +163,10 @@ def test_every_service_has_its_broker_and_store_settings(
 ) -> None:
     prefix = f"CASEMESH_{name.upper()}_"
     env = environment_of(services[name])
-    assert all(key.startswith(prefix) for key in env), "a setting without the service's prefix is ignored"
+    shared = set(SHARED_VARIABLES.values())
+    assert all(key.startswith(prefix) or key in shared for key in env), (
+        "a setting without the service's prefix is ignored, unless every service shares it"
+    )
 
     broker_host, _, broker_port = env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"].partition(":")
     assert broker_host == "kafka"
@@ -222,7 +227,16 @@ def test_the_topics_job_creates_every_topic_once_kafka_is_healthy(
     missing = [topic for topic in TOPICS if not re.search(rf"(?<![\w.]){re.escape(topic)}(?![\w.])", script)]
     assert not missing
     assert "--if-not-exists" in script
-    assert "--partitions 6" in script
+    # `$$` is compose's escape for a `$` the job's shell expands.
+    assert '--partitions "$$CASEMESH_TOPIC_PARTITIONS"' in script
+
+
+def test_the_topics_job_and_every_service_take_one_partition_count_defaulting_to_the_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    variable = SHARED_VARIABLES["topic_partitions"]
+    values = {name: environment_of(services[name])[variable] for name in (*SERVICES, "topics")}
+    assert set(values.values()) == {f"${{{variable}:-{DEFAULT_TOPIC_PARTITIONS}}}"}, values
 
 
 def test_every_published_port_binds_localhost_only(services: dict[str, dict[str, Any]]) -> None:

@@ -33,6 +33,7 @@ from contracts.catalogue.customers import CustomerRegistered
 from contracts.catalogue.referrals import AssignCustomerToPS, PSReferralType
 from contracts.topics import CUSTOMERS_TOPIC, READS, commands_topic, events_topic
 from deploy.local.localinfra import free_port
+from kit.settings import DEFAULT_TOPIC_PARTITIONS
 from tests.conftest import Infra
 from tests.support import Mesh, Record, envelope, payloads, types, wait_for
 
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "referrals"
 COMMANDS = commands_topic(SERVICE)
 EVENTS = events_topic(SERVICE)
-PARTITIONS = 3  # what the runtime creates each topic with
+PARTITIONS = DEFAULT_TOPIC_PARTITIONS  # what the runtime creates each topic with
 GRACEFUL_TIMEOUT_S = 10.0
 TEAM = "PS Team 1"
 CSIDS = [f"3100000{n:02d}" for n in range(12)]

@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from kit.codec import decode, nesting_depth
 from kit.errors import Malformed
 from kit.metrics import Metrics
-from kit.processing import Incoming, Outcome, Processor, Stopping
+from kit.processing import DeadLetter, Incoming, Outcome, Processor, Stopping
 from kit.settings import ServiceSettings
 from tests.integration.kit.tally import COMMANDS, TOPICS, AddToTally, make_runtime
 from tests.integration.kit.test_lanes import ACTOR
@@ -37,8 +37,8 @@ class Sink:
     def __init__(self) -> None:
         self.letters: list[tuple[str, str]] = []
 
-    async def __call__(self, incoming: Incoming, reason_code: str, reason: str, error_class: str) -> None:
-        self.letters.append((reason_code, error_class))
+    async def __call__(self, letter: DeadLetter) -> None:
+        self.letters.append((letter.reason_code, letter.headers["x-error-class"]))
 
 
 def processor(handle: Any, sink: Sink, stopping: asyncio.Event | None = None) -> Processor:
