@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from kit.memory import MemoryDatabase, forget, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
-from kit.store import AggregateStore, OutboxEntry
+from kit.store import RECEIVED_RETENTION, AggregateStore, OutboxEntry
 
 
 class Tally(BaseModel):
@@ -65,3 +66,32 @@ async def test_an_outbox_left_by_a_replica_that_stopped_is_taken_over_once_stale
     assert await survivor.relay.flush() == 1
     assert await survivor.relay.flush() == 0, "marked sent: not published again"
     assert survivor.published == ["e1"]
+
+
+async def test_the_backlog_gauge_counts_only_unpublished_entries_and_returns_to_zero(
+    database: MemoryDatabase,
+) -> None:
+    writer, other = Replica(database, takeover_s=60), Replica(database, takeover_s=60)
+    await writer.count(1)
+    await other.relay.flush()
+    assert other.relay.metrics.outbox_backlog._value.get() == 1, "left to its writer, not yet published"
+    await writer.relay.flush()
+    assert writer.relay.metrics.outbox_backlog._value.get() == 0
+    await other.relay.flush()
+    assert other.relay.metrics.outbox_backlog._value.get() == 0, "published by the writer: no longer owed"
+    await writer.count(2)
+    await writer.relay.flush()
+    assert writer.relay.metrics.outbox_backlog._value.get() == 0
+
+
+async def test_sent_markers_and_claimed_ids_past_their_retention_are_pruned(
+    database: MemoryDatabase,
+) -> None:
+    writer = Replica(database, takeover_s=60)
+    await writer.count(1)
+    await writer.store.claim("m-1", "digest")
+    await writer.relay.flush()
+    assert await writer.store.sent.count_documents({}) == 1
+    await writer.store.housekeep(datetime.now(UTC) + RECEIVED_RETENTION * 2)
+    assert await writer.store.sent.count_documents({}) == 0
+    assert await writer.store.received.count_documents({}) == 0
