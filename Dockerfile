@@ -18,8 +18,9 @@ COPY kit/ kit/
 COPY services/ services/
 COPY casemesh/ casemesh/
 
-RUN pip install --no-cache-dir -c constraints.txt . \
-    && rm -rf build *.egg-info
+# casemesh-contracts is its own distribution (contracts/pyproject.toml), installed from the tree.
+RUN pip install --no-cache-dir -c constraints.txt ./contracts . \
+    && rm -rf build *.egg-info contracts/build contracts/*.egg-info
 
 USER 10001:10001
 

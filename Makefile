@@ -4,11 +4,14 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo demo-local test unit lint infra-install infra-up infra-down infra-status contracts clean
+.PHONY: venv demo demo-local test unit lint infra-install infra-up infra-down infra-status contracts \
+	contracts-wheel contracts-check clean chaos
 
-$(STAMP): pyproject.toml constraints.txt
+# The mesh depends on casemesh-contracts (contracts/pyproject.toml), installed from ./contracts in the
+# same pip call, so it never comes from an index.
+$(STAMP): pyproject.toml constraints.txt contracts/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e ./contracts -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,6 +36,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy contracts kit services casemesh deploy
 
+## The fault suite (issue 13): `casemesh run referrals` replicas under replica kills, broker and
+## store outages, rebalances, pauses and SIGTERMs, on a Kafka and FerretDB of its own; prints one
+## table row per fault (docs/chaos.md). ARGS="--quick" for the bounded version the tests run.
+chaos: $(STAMP) infra-install
+	$(BIN)/python -m tests.chaos $(ARGS)
+
 ## Fetch Kafka (Maven Central) and build FerretDB (Go module proxy) into ~/.cache/casemesh.
 ## Not needed where a Docker engine or existing servers are used, so a failure here is only a warning.
 infra-install: $(STAMP)
@@ -47,8 +56,23 @@ infra-down: $(STAMP)
 infra-status: $(STAMP)
 	$(BIN)/python -m deploy.local.localinfra status
 
-contracts: $(STAMP)
+## The contracts for upstream teams: JSON Schemas and AsyncAPI under build/contracts, and the wheel.
+contracts: $(STAMP) contracts-wheel
 	$(BIN)/casemesh contracts export build/contracts
+
+## The casemesh-contracts wheel, built from a copy of contracts/ (an in-place build would leave
+## build/ inside the package). CI builds it too, in tests/integration/contracts.
+contracts-wheel: $(STAMP)
+	rm -rf build/contracts/src build/contracts/dist
+	mkdir -p build/contracts/src
+	cp -R contracts build/contracts/src/contracts
+	rm -rf build/contracts/src/contracts/*.egg-info build/contracts/src/contracts/build
+	find build/contracts/src -name __pycache__ -prune -exec rm -rf {} +
+	$(BIN)/pip wheel -q --no-deps -w build/contracts/dist build/contracts/src/contracts
+
+## The contracts against their last release in git history (also a unit test).
+contracts-check: $(STAMP)
+	$(BIN)/python -m contracts.release check
 
 clean:
 	rm -rf $(VENV) build .run .pytest_cache .mypy_cache .ruff_cache

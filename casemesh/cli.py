@@ -3,6 +3,7 @@
 casemesh demo [--infra MODE] [--json]
                                 the whole mesh in one process, driven through a scripted working day
 casemesh contracts export DIR   JSON Schema per message type and an AsyncAPI document per service
+casemesh contracts check        the contracts against their last release in git history
 casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by its CASEMESH_<SERVICE>_…
                                 environment variables (what each docker-compose container runs)
 """
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     export = contracts.add_parser("export", help="write JSON Schemas and AsyncAPI documents")
     export.add_argument("directory", type=Path)
+    contracts.add_parser("check", help="check the contracts against their last release in git history")
     run = commands.add_parser(
         "run",
         help="run one service until SIGTERM or SIGINT",
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         written = write(args.directory)
         print(f"wrote {len(written)} files under {args.directory}")
         return 0
+    if args.command == "contracts" and args.action == "check":
+        from contracts.release import main as check_release
+
+        return check_release(["check"])
     parser.error("unknown command")
     return 2
 

@@ -4,6 +4,10 @@ Pydantic 2 and the standard library only — an upstream system can depend on th
 
     from contracts import Envelope, decode_payload, TOPICS
     from contracts.catalogue.referrals import AssignCustomerToPS
+
+    command = AssignCustomerToPS.build(actor={...}, referral_id="c1a7…", referral_type="OTHER", …)
+
+Distributed as ``casemesh-contracts`` (``contracts/pyproject.toml``); see docs/upstream.md.
 """
 
 from contracts.base import (
@@ -31,6 +35,7 @@ from contracts.errors import (
 from contracts.topics import (
     CUSTOMERS_TOPIC,
     RECEIPTS_TOPIC,
+    REJECTIONS_TOPIC,
     SERVICES,
     TOPICS,
     DeadLetterHeader,
@@ -42,11 +47,13 @@ from contracts.topics import (
     events_topic,
     topic_of,
 )
+from contracts.version import __version__
 
 __all__ = [
     "CSID",
     "CUSTOMERS_TOPIC",
     "RECEIPTS_TOPIC",
+    "REJECTIONS_TOPIC",
     "SERVICES",
     "TOPICS",
     "Actor",
@@ -69,6 +76,7 @@ __all__ = [
     "TopicKind",
     "UnknownMessageType",
     "UnsupportedSchemaVersion",
+    "__version__",
     "commands_topic",
     "deadletter_topic",
     "decode_payload",

@@ -14,10 +14,13 @@ Rules (issue 3, section 1):
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic_core import to_json
+
+from contracts.errors import SchemaViolation
 
 # --------------------------------------------------------------------------------------------
 # Constrained scalar types
@@ -68,11 +71,33 @@ class Message(BaseModel):
     #: Raise this when a change is incompatible (field removed or renamed, type narrowed, new
     #: required field) — the snapshot test in ``tests/unit/contracts`` enforces it.
     SCHEMA_VERSION: ClassVar[int] = 1
+    #: Values that replace the fields' first examples in this message's published example, where
+    #: those alone would not make a message its service accepts (e.g. the role that may send it).
+    #: Read from the class itself, never inherited.
+    EXAMPLE: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "MESSAGE_TYPE" not in cls.__dict__:
             cls.MESSAGE_TYPE = cls.__name__
+
+    @classmethod
+    def build(cls, **values: Any) -> Self:
+        """Build this message from plain values, by the same rules as the wire.
+
+        ISO-8601 strings for dates, times and UUIDs, enum values as strings (``"CSO"``), nested
+        models as dicts — or the typed values themselves. It validates exactly as a consumer's
+        :func:`~contracts.envelope.decode_payload` does (JSON mode), so a command is still strict:
+        ``"5"`` is not an int and an unknown field is refused. Raises
+        :class:`~contracts.errors.SchemaViolation`, whose text names fields, never values.
+
+            RecordComplaint.build(actor={"officer_id": "EMP10442", "role": "CSO", …},
+                                  complaint_id="0b6f1c0e-…", received_at="2025-03-12T09:30:00+11:00", …)
+        """
+        try:
+            return cls.model_validate_json(to_json(values))
+        except ValidationError as exc:
+            raise SchemaViolation.from_validation_error(cls.MESSAGE_TYPE, exc) from None
 
     @classmethod
     def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:

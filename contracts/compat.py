@@ -1,40 +1,93 @@
-"""Schema compatibility: is a message's new JSON Schema a compatible change of its old one?
+"""Schema compatibility by direction: may a message's new JSON Schema replace its old one?
 
-A change is **incompatible** — and needs ``SCHEMA_VERSION`` raised — when, at the same schema
-version, the new schema:
+Who reads a message decides which changes break it:
 
-* removes (or renames) a property;
-* narrows a property's type: a JSON type no longer accepted (``string`` → ``integer``), enum values
-  removed, a ``const`` changed, a ``maxLength``/``maxItems``/``maxProperties``/``maximum`` lowered
-  or added, a ``minLength``/``minItems``/``minimum`` raised or added, a ``pattern`` or ``format``
-  changed or added, extra properties no longer allowed;
-* makes a field required that was not (a new required field, or an optional one made required).
+* **Commands** are read by the owning service, which is upgraded before its senders. It must
+  keep accepting what senders built against the old contract: the new schema may not refuse
+  anything the old one accepted (**backward**). A new optional field, a longer limit or a new
+  enum value pass; a removed field (commands refuse unknown fields), a narrowed type, a lowered
+  limit, a changed pattern, a new required field or a new cross-field rule do not.
+* **Events** are read by consumers upgraded *after* their producer, and replayed from retained
+  topics by consumers built later. So the new schema may neither refuse what the old one
+  accepted (backward: a new required field, a narrowed type) nor accept what old consumers
+  refuse (**forward**): a new enum value, a raised maximum or lowered minimum, a dropped pattern,
+  a field no longer required, ``null`` newly allowed, a cross-field rule dropped. A removed field
+  is breaking too (consumers may read it). A new *optional* field passes: events ignore unknown
+  fields.
+* **The envelope** is read by everyone: both directions.
 
-Widening (a new optional property, a type that also accepts ``null``, a longer limit, new enum
-values) passes. Raising the schema version, or adding a new message type, always passes.
+A breaking change needs the message's ``SCHEMA_VERSION`` raised (and an upcaster,
+``Message.upgrade_payload``, so consumers read both versions during the rollout); a raised
+version or a new message type always passes here. :mod:`contracts.release` runs this against
+the contracts as last released (read from git history).
 
-Works on plain dicts so it can be unit-tested on tiny hand-made schemas; ``$ref`` into
-``$defs``/``definitions``, ``anyOf``/``oneOf`` and type lists are understood.
+Each problem names the field (a JSON path from the payload root, ``$.actor.first_name``), what
+changed and the rule (``[events: enum-value-added]``). Works on plain dicts so each rule can be
+unit-tested on tiny hand-made schemas; ``$ref`` into ``$defs``, ``anyOf``/``oneOf``, type lists
+and ``allOf`` cross-field rules are understood.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 Schema = Mapping[str, Any]
+Direction = Literal["backward", "forward"]
+Kind = Literal["command", "event", "envelope"]
+
+#: Which directions each kind of message must stay compatible in.
+DIRECTIONS: Mapping[str, tuple[Direction, ...]] = {
+    "command": ("backward",),
+    "event": ("backward", "forward"),
+    "envelope": ("backward", "forward"),
+}
+#: How each kind is named in a problem.
+_LABEL = {"command": "commands", "event": "events", "envelope": "envelope"}
 
 _UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum")
 _LOWER_LIMITS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum")
 _EXACT = ("pattern", "format", "multipleOf")
 
+#: The rules, by id: what each one guards against.
+RULES: Mapping[str, str] = {
+    "field-removed": "a property was removed or renamed (readers may need it; strict readers refuse it)",
+    "type-narrowed": "a JSON type is no longer accepted (incl. null)",
+    "type-widened": "a JSON type is accepted that old readers refuse (incl. null)",
+    "enum-value-removed": "an enum value (or const) is no longer accepted",
+    "enum-value-added": "an enum value is sent that old readers do not know",
+    "limit-narrowed": "a maximum lowered or a minimum raised (or newly set)",
+    "limit-widened": "a maximum raised or a minimum lowered (or dropped)",
+    "pattern-changed": "a pattern, format or multipleOf changed, added or dropped",
+    "required-added": "a new required field, or an optional field made required",
+    "required-dropped": "a required field made optional: old readers need it",
+    "closed": "unknown properties are no longer allowed",
+    "opened": "unknown properties are now allowed where old readers refuse them",
+    "cross-field-rule-added": "a new rule ties fields together (allOf, x-casemesh-rules)",
+    "cross-field-rule-dropped": "a rule tying fields together was dropped",
+    "message-type-removed": "a message type left the catalogue",
+    "topic-changed": "a message type moved to another topic",
+    "version-lowered": "the schema version went down",
+    "no-upcaster": "a raised schema version needs upgrade_payload to read the released version",
+    "version-not-raised": "casemesh-contracts' version must go up from the last release",
+    "version-major": "a raised schema version or a removed type needs a major release",
+    "version-minor": "a changed published schema needs at least a minor release",
+    "version-reused": "a released version's published schemas may not change",
+}
+
+
+def directions_for(kind: str | None) -> tuple[Direction, ...]:
+    """The directions a kind of message (``command``, ``event``, ``envelope``) is checked in."""
+    return DIRECTIONS.get(kind or "event", DIRECTIONS["event"])
+
 
 def compatibility_problems(old: Schema, new: Schema) -> list[str]:
-    """Compare two snapshot entries ``{"message_type", "schema_version", "schema"}``.
+    """Compare two snapshot entries ``{"message_type", "schema_version", "kind", "schema"}``.
 
     Returns human-readable problems; empty when the change is compatible or the version was raised.
+    The kind (and so the direction) is the old entry's, else the new one's, else ``event``.
     """
     name = str(new.get("message_type") or old.get("message_type") or "message")
     old_version = int(old.get("schema_version", 1))
@@ -42,23 +95,47 @@ def compatibility_problems(old: Schema, new: Schema) -> list[str]:
     if new_version > old_version:
         return []
     if new_version < old_version:
-        return [f"{name}: schema version lowered from {old_version} to {new_version}"]
-    return [f"{name}: {p}" for p in schema_problems(old["schema"], new["schema"])]
+        return [f"{name}: schema version lowered from {old_version} to {new_version} [version-lowered]"]
+    kind = str(old.get("kind") or new.get("kind") or "event")
+    problems = schema_problems(old["schema"], new["schema"], directions_for(kind), label=_LABEL.get(kind))
+    return [f"{name}: {p}" for p in problems]
 
 
-def schema_problems(old_schema: Schema, new_schema: Schema) -> list[str]:
-    """Problems that make ``new_schema`` an incompatible change of ``old_schema`` (same version)."""
-    checker = _Checker(old_schema, new_schema)
-    checker.compare(old_schema, new_schema, "$")
-    return checker.problems
+def schema_problems(
+    old_schema: Schema,
+    new_schema: Schema,
+    directions: Iterable[Direction] = ("backward",),
+    *,
+    label: str | None = None,
+) -> list[str]:
+    """Problems that make ``new_schema`` an incompatible change of ``old_schema`` (same version).
+
+    ``backward``: the new schema refuses something the old one accepted. ``forward``: the new
+    schema accepts something the old one refused (a new optional property excepted, when the
+    old schema allowed unknown properties there). Each problem ends with ``[label: rule]``.
+    """
+    problems: list[str] = []
+    for direction in directions:
+        checker = _Checker(old_schema, new_schema, direction)
+        checker.compare(old_schema, new_schema, "$")
+        for path, detail, rule in checker.problems:
+            tag = f"{label}: {rule}" if label else rule
+            text = f"{path}: {detail} [{tag}]"
+            if text not in problems:
+                problems.append(text)
+    return problems
 
 
 class _Checker:
-    def __init__(self, old_root: Schema, new_root: Schema) -> None:
+    def __init__(self, old_root: Schema, new_root: Schema, direction: Direction) -> None:
         self.old_root = old_root
         self.new_root = new_root
-        self.problems: list[str] = []
+        self.forward = direction == "forward"
+        self.problems: list[tuple[str, str, str]] = []
         self._seen: set[tuple[str, str]] = set()
+
+    def report(self, path: str, detail: str, rule: str) -> None:
+        self.problems.append((path, detail, rule))
 
     # ------------------------------------------------------------------ schema plumbing
 
@@ -107,22 +184,43 @@ class _Checker:
             return "array"
         return "any"
 
+    @staticmethod
+    def _by_type(variants: list[tuple[Schema, str]]) -> dict[str, list[tuple[Schema, str]]]:
+        out: dict[str, list[tuple[Schema, str]]] = {}
+        for node, ref in variants:
+            out.setdefault(_Checker._type_of(node), []).append((node, ref))
+        return out
+
     # ------------------------------------------------------------------ comparison
 
     def compare(self, old: Schema, new: Schema, path: str) -> None:
         old_variants = self._variants(old, self.old_root)
         new_variants = self._variants(new, self.new_root)
-        new_by_type: dict[str, list[tuple[Schema, str]]] = {}
-        for node, ref in new_variants:
-            new_by_type.setdefault(self._type_of(node), []).append((node, ref))
-        if "any" in new_by_type:  # the new schema accepts anything here
+        old_by_type = self._by_type(old_variants)
+        new_by_type = self._by_type(new_variants)
+        if self.forward:
+            if "any" in old_by_type:  # old readers accepted anything here
+                return
+            if "any" in new_by_type:
+                self.report(path, "type widened - anything is now accepted", "type-widened")
+                return
+            for kind in new_by_type:
+                if kind not in old_by_type and not (kind == "integer" and "number" in old_by_type):
+                    before = ", ".join(sorted(old_by_type))
+                    self.report(path, f"type widened - {kind} is now accepted (was {before})", "type-widened")
+        elif "any" in new_by_type:  # the new schema accepts anything here
             return
         for old_node, old_ref in old_variants:
             kind = self._type_of(old_node)
             candidates = new_by_type.get(kind) or (new_by_type.get("number") if kind == "integer" else None)
             if not candidates:
-                accepted = ", ".join(sorted(new_by_type)) or "nothing"
-                self.problems.append(f"{path}: type narrowed - {kind} is no longer accepted (now {accepted})")
+                if not self.forward:
+                    accepted = ", ".join(sorted(new_by_type)) or "nothing"
+                    self.report(
+                        path,
+                        f"type narrowed - {kind} is no longer accepted (now {accepted})",
+                        "type-narrowed",
+                    )
                 continue
             new_node, new_ref = self._pair(old_node, candidates)
             if old_ref and new_ref:
@@ -142,51 +240,99 @@ class _Checker:
 
     def _compare_constraints(self, old: Schema, new: Schema, path: str) -> None:
         self._compare_values(old, new, path)
-        for key in _UPPER_LIMITS:
-            if key in new and (key not in old or new[key] < old[key]):
-                was = old.get(key, "none")
-                self.problems.append(f"{path}: {key} lowered from {was} to {new[key]}")
-        for key in _LOWER_LIMITS:
-            if key in new and (key not in old or new[key] > old[key]):
-                was = old.get(key, "none")
-                self.problems.append(f"{path}: {key} raised from {was} to {new[key]}")
-        for key in _EXACT:
-            if key in new and old.get(key) != new[key]:
-                self.problems.append(f"{path}: {key} changed from {old.get(key)!r} to {new[key]!r}")
+        self._compare_limits(old, new, path)
+        self._compare_rules(old, new, path)
         if "properties" in old or "properties" in new or self._type_of(old) == "object":
             self._compare_object(old, new, path)
         if "items" in old and "items" in new and isinstance(old["items"], Mapping):
             self.compare(old["items"], new["items"], f"{path}[]")
 
+    def _compare_limits(self, old: Schema, new: Schema, path: str) -> None:
+        for key in _UPPER_LIMITS:
+            if self.forward:
+                if key in old and (key not in new or new[key] > old[key]):
+                    now = new.get(key, "none")
+                    self.report(path, f"{key} raised from {old[key]} to {now}", "limit-widened")
+            elif key in new and (key not in old or new[key] < old[key]):
+                was = old.get(key, "none")
+                self.report(path, f"{key} lowered from {was} to {new[key]}", "limit-narrowed")
+        for key in _LOWER_LIMITS:
+            if self.forward:
+                if key in old and (key not in new or new[key] < old[key]):
+                    now = new.get(key, "none")
+                    self.report(path, f"{key} lowered from {old[key]} to {now}", "limit-widened")
+            elif key in new and (key not in old or new[key] > old[key]):
+                was = old.get(key, "none")
+                self.report(path, f"{key} raised from {was} to {new[key]}", "limit-narrowed")
+        for key in _EXACT:
+            changed = key in old if self.forward else key in new
+            if changed and old.get(key) != new.get(key):
+                self.report(
+                    path, f"{key} changed from {old.get(key)!r} to {new.get(key)!r}", "pattern-changed"
+                )
+
     def _compare_values(self, old: Schema, new: Schema, path: str) -> None:
+        old_values = _allowed_values(old)
         new_values = _allowed_values(new)
+        if self.forward:
+            if old_values is None:
+                return
+            if new_values is None:
+                self.report(
+                    path, f"no longer limited to the values {_listed(old_values)}", "enum-value-added"
+                )
+                return
+            added = [v for v in new_values if v not in old_values]
+            if added:
+                self.report(path, f"enum values added: {_listed(added)}", "enum-value-added")
+            return
         if new_values is None:
             return
-        old_values = _allowed_values(old)
         if old_values is None:
-            self.problems.append(f"{path}: narrowed to the values {sorted(map(str, new_values))}")
+            self.report(path, f"narrowed to the values {_listed(new_values)}", "enum-value-removed")
             return
         removed = [v for v in old_values if v not in new_values]
         if removed:
-            self.problems.append(f"{path}: enum values removed: {sorted(map(str, removed))}")
+            self.report(path, f"enum values removed: {_listed(removed)}", "enum-value-removed")
+
+    def _compare_rules(self, old: Schema, new: Schema, path: str) -> None:
+        old_rules = _cross_field_rules(old)
+        new_rules = _cross_field_rules(new)
+        if self.forward:
+            for rule in sorted(set(old_rules) - set(new_rules)):
+                self.report(path, f"cross-field rule dropped: {old_rules[rule]}", "cross-field-rule-dropped")
+        else:
+            for rule in sorted(set(new_rules) - set(old_rules)):
+                self.report(path, f"cross-field rule added: {new_rules[rule]}", "cross-field-rule-added")
 
     def _compare_object(self, old: Schema, new: Schema, path: str) -> None:
         old_props: Mapping[str, Any] = old.get("properties", {})
         new_props: Mapping[str, Any] = new.get("properties", {})
-        for name, old_prop in old_props.items():
-            if name not in new_props:
-                self.problems.append(f"{path}.{name}: property removed or renamed")
-            else:
-                self.compare(old_prop, new_props[name], f"{path}.{name}")
-        added_required = sorted(set(new.get("required", ())) - set(old.get("required", ())))
-        for name in added_required:
-            what = "new required field" if name not in old_props else "field became required"
-            self.problems.append(f"{path}.{name}: {what}")
+        old_required = set(old.get("required", ()))
+        new_required = set(new.get("required", ()))
         old_extra = old.get("additionalProperties", True)
         new_extra = new.get("additionalProperties", True)
-        if new_extra is False and old_extra is not False:
-            self.problems.append(f"{path}: additional properties no longer allowed")
-        elif isinstance(old_extra, Mapping) and isinstance(new_extra, Mapping):
+        for name, old_prop in old_props.items():
+            if name not in new_props:
+                if not self.forward:
+                    self.report(f"{path}.{name}", "property removed or renamed", "field-removed")
+            else:
+                self.compare(old_prop, new_props[name], f"{path}.{name}")
+        if self.forward:
+            for name in sorted(old_required - new_required):
+                self.report(f"{path}.{name}", "field no longer required", "required-dropped")
+            for name in new_props:
+                if name not in old_props and old_extra is False:
+                    self.report(f"{path}.{name}", "property added where old readers refuse it", "opened")
+            if old_extra is False and new_extra is not False:
+                self.report(path, "additional properties now allowed", "opened")
+        else:
+            for name in sorted(new_required - old_required):
+                what = "new required field" if name not in old_props else "field became required"
+                self.report(f"{path}.{name}", what, "required-added")
+            if new_extra is False and old_extra is not False:
+                self.report(path, "additional properties no longer allowed", "closed")
+        if isinstance(old_extra, Mapping) and isinstance(new_extra, Mapping):
             self.compare(old_extra, new_extra, f"{path}{{}}")
 
 
@@ -196,6 +342,27 @@ def _allowed_values(node: Schema) -> list[Any] | None:
     if "enum" in node:
         return list(node["enum"])
     return None
+
+
+def _listed(values: Iterable[Any]) -> list[str]:
+    return sorted(map(str, values))
+
+
+def _cross_field_rules(node: Schema) -> dict[str, str]:
+    """``canonical form → name`` of the rules tying an object's fields together."""
+    rules: dict[str, str] = {}
+    for sub in node.get("allOf", ()):
+        if isinstance(sub, Mapping) and ({"if", "not", "oneOf", "anyOf", "required"} & set(sub)):
+            body = {k: v for k, v in sub.items() if k not in ("description", "title", "examples")}
+            rules[json.dumps(body, sort_keys=True)] = str(sub.get("x-casemesh-rule") or "allOf entry")
+    for key in ("dependentRequired", "dependentSchemas"):
+        if key in node:
+            rules[json.dumps({key: node[key]}, sort_keys=True)] = key
+    for entry in node.get("x-casemesh-rules", ()):
+        if isinstance(entry, Mapping) and not entry.get("in_schema", False):
+            body = {"id": entry.get("id"), "check": entry.get("check")}
+            rules[json.dumps(body, sort_keys=True)] = str(entry.get("id"))
+    return rules
 
 
 def _json_type(value: Any) -> str:
@@ -214,11 +381,11 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-# ---------------------------------------------------------------------- snapshot
+# ---------------------------------------------------------------------- catalogues
 
 
 def load_snapshot(directory: Path) -> dict[str, dict[str, Any]]:
-    """``message_type → entry`` from a snapshot directory (one JSON file per message type)."""
+    """``message_type → entry`` from a directory of one JSON file per message type."""
     entries: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.json")):
         entry = json.loads(path.read_text(encoding="utf-8"))
@@ -229,16 +396,34 @@ def load_snapshot(directory: Path) -> dict[str, dict[str, Any]]:
 def snapshot_problems(
     snapshot: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
-    """Every incompatibility between a committed snapshot and the current catalogue.
+    """Every incompatibility between an earlier catalogue (``message_type → entry``) and the current one.
 
-    A message type missing from the catalogue is a problem too (consumers may still depend on
-    it): remove it deliberately by rewriting the snapshot (``python -m contracts.export --snapshot``).
+    A message type missing from the current catalogue is a problem too: consumers may still
+    depend on it.
     """
     problems: list[str] = []
     for message_type, old in sorted(snapshot.items()):
         new = current.get(message_type)
         if new is None:
-            problems.append(f"{message_type}: message type removed from the catalogue")
+            problems.append(f"{message_type}: message type removed from the catalogue [message-type-removed]")
             continue
+        moved = old.get("topic") != new.get("topic") and old.get("schema_version") == new.get(
+            "schema_version"
+        )
+        if moved and old.get("topic") is not None:
+            problems.append(
+                f"{message_type}: moved from {old.get('topic')} to {new.get('topic')} [topic-changed]"
+            )
         problems.extend(compatibility_problems(old, new))
     return problems
+
+
+def explain(problems: Sequence[str]) -> str:
+    """The problems, then the rules they cite, for a failure message."""
+    cited = sorted({rule for rule in RULES for p in problems if f"{rule}]" in p})
+    lines = [*problems, "", "Rules:"] + [f"  {rule}: {RULES[rule]}" for rule in cited]
+    lines.append(
+        "A breaking change needs the message's SCHEMA_VERSION raised and an upcaster "
+        "(override upgrade_payload) so consumers read both versions; see docs/contracts.md."
+    )
+    return "\n".join(lines)

@@ -1,7 +1,10 @@
 """Export the contracts: a JSON Schema per message type and an AsyncAPI 3.0.0 document per party.
 
-    python -m contracts.export DIR          # DIR/schemas/*.json and DIR/asyncapi/*.json
-    python -m contracts.export --snapshot   # rewrite tests/unit/contracts/snapshot/
+    python -m contracts.export DIR              # DIR/schemas/*.json and DIR/asyncapi/*.json
+    python -m contracts.export --snapshot DIR   # one file per message type: what a release promises
+
+Compatibility is checked against the last release in git history, not against a snapshot in the
+tree: see :mod:`contracts.release`.
 
 Standard library and pydantic only, so an upstream team can run it with nothing else installed.
 """
@@ -17,33 +20,96 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from contracts.answers import ANSWERS
 from contracts.base import Command, Message
 from contracts.catalogue import ALL_MESSAGES
+from contracts.catalogue.notifications import TEMPLATES
 from contracts.envelope import ENVELOPE_SCHEMA_VERSION, Envelope
+from contracts.rules import WIRE_RULES
 from contracts.topics import (
     ANY,
     CHANNELS,
     READS,
+    REJECTIONS_TOPIC,
     SENDS_MESSAGES,
     SERVICES,
     TOPICS,
     UPSTREAM,
     DeadLetterHeader,
     Topic,
+    TopicKey,
     TopicKind,
     topic_of,
     topics_read_by,
     topics_written_by,
     typed_envelope,
 )
+from contracts.version import __version__
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
+#: Who runs the mesh: reads the dead-letter topics and the rejections topic.
+OPERATORS = "operators"
 #: Parties that get an AsyncAPI document: the five services, plus the upstream customer system
-#: (which sends commands and reads events) and the downstream notification channels.
-PARTIES: tuple[str, ...] = (*SERVICES, UPSTREAM, CHANNELS)
+#: (which sends commands and reads events), the downstream notification channels and operators.
+PARTIES: tuple[str, ...] = (*SERVICES, UPSTREAM, CHANNELS, OPERATORS)
 
-DEFAULT_SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "tests" / "unit" / "contracts" / "snapshot"
+#: The Kafka clusters a party connects to. Security schemes (SASL/TLS) come with the security work;
+#: until then both listen in PLAINTEXT, inside the deployment's network only.
+SERVERS: dict[str, Any] = {
+    "production": {
+        "host": "kafka:9092",
+        "protocol": "kafka",
+        "protocolVersion": "3.9.1",
+        "description": (
+            "The deployment's Kafka (docker-compose service `kafka`; in other deployments the "
+            "bootstrap servers you were given). PLAINTEXT inside the deployment network until SASL/TLS "
+            "security schemes land. Topic names may carry a deployment suffix."
+        ),
+    },
+    "local": {
+        "host": "127.0.0.1:19092",
+        "protocol": "kafka",
+        "protocolVersion": "3.9.1",
+        "description": "`make infra-up` (deploy/local): Kafka on the developer's machine, PLAINTEXT.",
+    },
+}
+
+#: Record headers Casemesh services set on every envelope they publish (senders may set them too;
+#: readers rely on the envelope, never on the headers).
+ENVELOPE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message-type": {
+            "type": "string",
+            "description": "The envelope's message_type, for routing without parsing the value.",
+            "examples": ["AssignCustomerToPS"],
+        },
+        "message-id": {
+            "type": "string",
+            "format": "uuid",
+            "description": "The envelope's message_id.",
+            "examples": ["0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1"],
+        },
+    },
+}
+
+#: Headers of a record that is not an envelope (casemesh.rejections.v1).
+BARE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message-type": {
+            "type": "string",
+            "description": "The message type.",
+            "examples": ["MessageDeadLettered"],
+        },
+        "schema-version": {
+            "type": "string",
+            "description": "Its schema version (decimal).",
+            "examples": ["1"],
+        },
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,12 +117,25 @@ DEFAULT_SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "tests" / "unit"
 # --------------------------------------------------------------------------------------------
 
 
+def wire_rules() -> list[dict[str, Any]]:
+    """The rules every message keeps that JSON Schema cannot say (:data:`contracts.rules.WIRE_RULES`)."""
+    return [rule.entry() for rule in WIRE_RULES]
+
+
 def message_schema(cls: type[Message]) -> dict[str, Any]:
-    """The payload's JSON Schema (validation mode), with Casemesh metadata."""
+    """The payload's JSON Schema (validation mode), with Casemesh metadata.
+
+    Formats (``uuid``, ``date``, ``date-time``, ``email``-like patterns) are assertions, not
+    annotations. Cross-field rules are in ``allOf`` and ``x-casemesh-rules``; the rules of the wire
+    format in ``x-casemesh-wire-rules``; a command's possible answers in ``x-casemesh-answers``.
+    """
     schema = cls.model_json_schema(mode="validation")
     schema["x-message-type"] = cls.MESSAGE_TYPE
     schema["x-schema-version"] = cls.SCHEMA_VERSION
     schema["x-topic"] = topic_of(cls).name
+    schema["x-casemesh-wire-rules"] = wire_rules()
+    if cls.MESSAGE_TYPE in ANSWERS:
+        schema["x-casemesh-answers"] = ANSWERS[cls.MESSAGE_TYPE].as_json()
     return schema
 
 
@@ -67,11 +146,13 @@ def envelope_schema() -> dict[str, Any]:
 
 
 def example_payload(cls: type[Message]) -> dict[str, Any]:
-    """A payload built from each field's first example (every field has one)."""
+    """A payload built from each field's first example (every field has one), with the class's
+    own ``EXAMPLE`` values over them: a message its service accepts (tests/unit/contracts checks)."""
     out: dict[str, Any] = {}
     for name, field in cls.model_fields.items():
         if field.examples:
             out[name] = field.examples[0]
+    out.update(cls.__dict__.get("EXAMPLE", {}))
     return out
 
 
@@ -83,6 +164,7 @@ def snapshot_entry(cls: type[Message]) -> dict[str, Any]:
         "kind": "command" if issubclass(cls, Command) else "event",
         "topic": topic_of(cls).name,
         "schema": cls.model_json_schema(mode="validation"),
+        "example": example_payload(cls),
     }
 
 
@@ -109,7 +191,16 @@ def channel_id(topic: Topic) -> str:
     return topic.name.removeprefix("casemesh.").replace(".", "_")
 
 
-def _key_schema() -> dict[str, Any]:
+def _key_schema(key: TopicKey = TopicKey.CSID) -> dict[str, Any]:
+    if key is TopicKey.PRODUCER:
+        return {
+            "type": ["string", "null"],
+            "description": (
+                "The producer named in the dead-lettered envelope, UTF-8: subscribe to your own. "
+                "No key when the envelope could not be read."
+            ),
+            "examples": ["upstream"],
+        }
     return {
         "type": "string",
         "pattern": r"^[0-9]{6,12}$",
@@ -160,6 +251,15 @@ def _dead_letter_message() -> dict[str, Any]:
                     "type": "string",
                     "description": "Value-free explanation (never payload content).",
                 },
+                "x-original-size": {"type": "string", "description": "The original value's size in bytes."},
+                "x-original-sha256": {
+                    "type": "string",
+                    "description": "SHA-256 of the original value (hex).",
+                },
+                "x-truncated": {
+                    "type": "string",
+                    "description": "true when the key or value was left off or cut to fit the limit.",
+                },
             },
         },
         "bindings": {
@@ -173,7 +273,7 @@ def _dead_letter_message() -> dict[str, Any]:
 
 def _sent_on(party: str, topic: Topic) -> tuple[type[Message], ...]:
     """Messages ``party`` sends on ``topic``."""
-    if topic.writer == party:
+    if topic.writer == party or (topic.kind is TopicKind.REJECTIONS and party in SERVICES):
         return topic.messages
     if topic.kind is TopicKind.COMMANDS and topic.writer == ANY:
         if party == UPSTREAM:
@@ -185,12 +285,17 @@ def _sent_on(party: str, topic: Topic) -> tuple[type[Message], ...]:
 
 def _party_topics(party: str) -> tuple[list[Topic], list[Topic]]:
     """(written, read) topics of a party."""
+    rejections = TOPICS[REJECTIONS_TOPIC]
     if party in SERVICES:
-        written = list(topics_written_by(party))
+        written = [*topics_written_by(party), rejections]
         read = list(topics_read_by(party))
     elif party == UPSTREAM:
         written = [t for t in TOPICS.values() if t.writer == UPSTREAM or t.kind is TopicKind.COMMANDS]
         read = [t for t in TOPICS.values() if t.kind is TopicKind.EVENTS and t.writer in SERVICES]
+        read.append(rejections)
+    elif party == OPERATORS:
+        written = []
+        read = [t for t in TOPICS.values() if t.kind is TopicKind.DEADLETTER] + [rejections]
     elif party == CHANNELS:
         written = [t for t in TOPICS.values() if t.writer == CHANNELS]
         read = [t for t in TOPICS.values() if t.kind is TopicKind.DISPATCH]
@@ -200,11 +305,19 @@ def _party_topics(party: str) -> tuple[list[Topic], list[Topic]]:
 
 
 def asyncapi_document(party: str) -> dict[str, Any]:
-    """The AsyncAPI 3.0.0 document of one party: the topics it writes and reads."""
+    """The AsyncAPI 3.0.0 document of one party: the topics it writes and reads.
+
+    Besides channels and operations: the Kafka ``servers``, record headers, each command's
+    possible answers (``x-casemesh-answers`` on the message; for the upstream document one send
+    operation per command with a ``reply`` listing them), the notification templates and their
+    approved versions, and the wire rules (``info.x-casemesh-…``).
+    """
     written, read = _party_topics(party)
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     used: dict[str, type[Message]] = {}
+    keys: dict[str, TopicKey] = {}
+    bare: set[str] = set()
     dead_letter_used = False
 
     def add_channel(topic: Topic) -> str:
@@ -220,73 +333,145 @@ def asyncapi_document(party: str) -> dict[str, Any]:
                     for cls in topic.messages
                 }
                 used.update({cls.MESSAGE_TYPE: cls for cls in topic.messages})
+                keys.update({cls.MESSAGE_TYPE: topic.key for cls in topic.messages})
+                if not topic.enveloped:
+                    bare.update(cls.MESSAGE_TYPE for cls in topic.messages)
+            key = (
+                "the producer named in the envelope"
+                if topic.key is TopicKey.PRODUCER
+                else "the envelope's csid"
+            )
             channels[cid] = {
                 "address": topic.name,
                 "title": topic.name,
-                "description": f"{topic.description} Writer: {topic.writer}. Kafka key: the envelope's csid.",
+                "description": f"{topic.description} Writer: {topic.writer}. Kafka key: {key}.",
                 "messages": messages,
                 "bindings": {"kafka": {"topic": topic.name, "bindingVersion": KAFKA_BINDING_VERSION}},
             }
+            if topic.kind is TopicKind.DEADLETTER:
+                channels[cid]["tags"] = [
+                    {"name": "operators", "description": "For the people running the mesh."}
+                ]
         return cid
 
     def message_refs(cid: str, types: Iterable[str]) -> list[dict[str, str]]:
         return [{"$ref": f"#/channels/{cid}/messages/{t}"} for t in types]
 
+    for topic in [*written, *read]:
+        add_channel(topic)
     for topic in written:
-        cid = add_channel(topic)
+        cid = channel_id(topic)
         if topic.kind is TopicKind.DEADLETTER:
             types: list[str] = ["DeadLetter"]
         else:
             types = [cls.MESSAGE_TYPE for cls in _sent_on(party, topic)]
-        if types:
-            operations[f"send_{cid}"] = {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{cid}"},
-                "summary": f"{party} writes to {topic.name}.",
-                "messages": message_refs(cid, types),
-            }
+        if not types:
+            continue
+        if party == UPSTREAM and topic.kind is TopicKind.COMMANDS:
+            for message_type in types:
+                operations[f"send_{message_type}"] = _command_operation(cid, message_type, add_channel)
+            continue
+        operations[f"send_{cid}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "summary": f"{party} writes to {topic.name}.",
+            "messages": message_refs(cid, types),
+        }
     for topic in read:
-        cid = add_channel(topic)
+        cid = channel_id(topic)
+        is_dead_letter = topic.kind is TopicKind.DEADLETTER
         operations[f"receive_{cid}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{cid}"},
             "summary": f"{party} consumes {topic.name}.",
-            "messages": message_refs(cid, [cls.MESSAGE_TYPE for cls in topic.messages]),
+            "messages": message_refs(cid, ["DeadLetter"] if is_dead_letter else topic.message_types),
         }
 
     ordered = sorted(used.values(), key=lambda c: c.MESSAGE_TYPE)
-    envelopes = [typed_envelope(cls) for cls in ordered]
+    models: list[type[Message] | type[Envelope]] = [
+        cls if cls.MESSAGE_TYPE in bare else typed_envelope(cls) for cls in ordered
+    ]
     key_map, defs = models_json_schema(
-        [(model, "validation") for model in envelopes], ref_template="#/components/schemas/{model}"
+        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
     )
     messages: dict[str, Any] = {}
-    for cls, model in zip(ordered, envelopes, strict=True):
-        messages[cls.MESSAGE_TYPE] = {
-            "name": cls.MESSAGE_TYPE,
-            "title": cls.MESSAGE_TYPE,
+    for cls, model in zip(ordered, models, strict=True):
+        name = cls.MESSAGE_TYPE
+        example = example_payload(cls) if name in bare else _example_envelope(cls)
+        messages[name] = {
+            "name": name,
+            "title": name,
             "summary": _first_line(cls.__doc__),
             "description": (cls.__doc__ or "").strip(),
             "contentType": "application/json",
+            "headers": BARE_HEADERS if name in bare else ENVELOPE_HEADERS,
             "payload": key_map[(model, "validation")],
-            "bindings": {"kafka": {"key": _key_schema(), "bindingVersion": KAFKA_BINDING_VERSION}},
-            "examples": [{"name": "example", "payload": _example_envelope(cls)}],
+            "bindings": {"kafka": {"key": _key_schema(keys[name]), "bindingVersion": KAFKA_BINDING_VERSION}},
+            "examples": [{"name": "example", "payload": example}],
             "x-schema-version": cls.SCHEMA_VERSION,
             "x-kind": "command" if issubclass(cls, Command) else "event",
         }
+        if name in ANSWERS:
+            messages[name]["x-casemesh-answers"] = ANSWERS[name].as_json()
     if dead_letter_used:
         messages["DeadLetter"] = _dead_letter_message()
 
+    info: dict[str, Any] = {
+        "title": f"Casemesh - {party}",
+        "version": __version__,
+        "description": _party_description(party),
+        "x-casemesh-wire-rules": wire_rules(),
+    }
+    if party in (UPSTREAM, "notifications", "complaints", "contacts"):
+        info["x-casemesh-templates"] = templates_table()
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": f"Casemesh - {party}",
-            "version": "1.0.0",
-            "description": _party_description(party),
-        },
+        "info": info,
+        "servers": SERVERS,
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
         "components": {"schemas": defs.get("$defs", {}), "messages": messages},
+    }
+
+
+def templates_table() -> list[dict[str, Any]]:
+    """The notification templates and their approved versions (drafts are refused)."""
+    return [
+        {
+            "template_id": t.template_id,
+            "channel": t.channel.value,
+            "approved_versions": list(t.approved_versions),
+            "final_approved_version": t.final_approved,
+            "draft_versions": list(t.draft_versions),
+            "used_for": t.used_for,
+        }
+        for t in TEMPLATES
+    ]
+
+
+def _command_operation(cid: str, message_type: str, add_channel: Any) -> dict[str, Any]:
+    """Sending one command, with the events it can be answered with as the operation's ``reply``."""
+    answers = ANSWERS[message_type]
+    events = TOPICS[answers.as_json()["topic"]]  # type: ignore[index]
+    reply_cid = add_channel(events)
+    replies = [*answers.accepted, *([answers.refused] if answers.refused else []), *answers.suppressed]
+    refused = f"; refused: {answers.refused} ({', '.join(answers.reason_codes)})" if answers.refused else ""
+    suppressed = f"; suppressed: {', '.join(answers.suppressed)}" if answers.suppressed else ""
+    return {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{cid}"},
+        "summary": f"Send {message_type}.",
+        "description": (
+            f"Answered on {events.name} with causation_id = the command's message_id: "
+            f"accepted: {', '.join(answers.accepted)}{refused}{suppressed}."
+        ),
+        "messages": [{"$ref": f"#/channels/{cid}/messages/{message_type}"}],
+        "reply": {
+            "channel": {"$ref": f"#/channels/{reply_cid}"},
+            "messages": [{"$ref": f"#/channels/{reply_cid}/messages/{t}"} for t in replies],
+        },
+        "x-casemesh-answers": answers.as_json(),
     }
 
 
@@ -296,7 +481,7 @@ def _example_envelope(cls: type[Message]) -> dict[str, Any]:
         "message_type": cls.MESSAGE_TYPE,
         "schema_version": cls.SCHEMA_VERSION,
         "occurred_at": "2025-03-12T09:30:00Z",
-        "producer": topic_of(cls).writer if topic_of(cls).writer != ANY else "upstream",
+        "producer": topic_of(cls).writer if topic_of(cls).writer not in (ANY, "services") else "upstream",
         "correlation_id": "0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1",
         "causation_id": None,
         "csid": "123456789",
@@ -316,7 +501,14 @@ def _party_description(party: str) -> str:
         return f"The {party} service. Consumes: {reads}. {common}"
     if party == UPSTREAM:
         return (
-            f"An upstream system: publishes customer facts, sends commands, reads services' events. {common}"
+            "An upstream system: publishes customer facts, sends commands, reads services' events and, "
+            "keyed by its own producer name, the announcements of its messages that were dead-lettered "
+            f"(casemesh.rejections.v1). {common}"
+        )
+    if party == OPERATORS:
+        return (
+            "The people running the mesh: every service's dead-letter topic (the original bytes with the "
+            f"reason in headers) and casemesh.rejections.v1. {common}"
         )
     return f"Downstream notification channels: consume dispatches, report receipts. {common}"
 
@@ -345,8 +537,11 @@ def export(directory: Path) -> list[Path]:
     return written
 
 
-def write_snapshot(directory: Path = DEFAULT_SNAPSHOT_DIR) -> list[Path]:
-    """Rewrite the committed snapshot: one ``<MessageType>.json`` per message type (stale files removed)."""
+def write_snapshot(directory: Path) -> list[Path]:
+    """Write one ``<MessageType>.json`` per message type (stale files removed): what a release promises.
+
+    For reading and diffing only; compatibility is checked against git history (:mod:`contracts.release`).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     entries = current_snapshot()
@@ -363,11 +558,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("directory", nargs="?", type=Path, help="where to write schemas/ and asyncapi/")
     parser.add_argument(
         "--snapshot",
-        nargs="?",
-        const=DEFAULT_SNAPSHOT_DIR,
         type=Path,
         metavar="DIR",
-        help=f"rewrite the compatibility snapshot (default {DEFAULT_SNAPSHOT_DIR})",
+        help="write one JSON per message type (compatibility is checked against git history, "
+        "python -m contracts.release check)",
     )
     args = parser.parse_args(argv)
     if args.directory is None and args.snapshot is None:

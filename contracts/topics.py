@@ -12,8 +12,10 @@ Per service (``referrals``, ``approvals``, ``notifications``, ``complaints``, ``
   original bytes with :class:`DeadLetterHeader` headers; written by the service.
 
 Plus the downstream channels' topics (``casemesh.notifications.dispatch.<channel>.v1`` written by
-notifications, ``casemesh.notifications.receipts.v1`` written by the channels) and the upstream
-customer system's ``casemesh.customers.events.v1``.
+notifications, ``casemesh.notifications.receipts.v1`` written by the channels), the upstream
+customer system's ``casemesh.customers.events.v1``, and ``casemesh.rejections.v1``: every
+service's dead-letter path announces there what it dead-lettered, keyed by the envelope's
+``producer`` and not enveloped (:mod:`contracts.catalogue.rejections`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model
 
 from contracts.base import Message
-from contracts.catalogue import COMMANDS, EVENTS, channels, customers
+from contracts.catalogue import COMMANDS, EVENTS, channels, customers, rejections
 from contracts.envelope import Envelope
 from contracts.errors import UnknownMessageType
 
@@ -37,6 +39,8 @@ SERVICES: tuple[str, ...] = ("referrals", "approvals", "notifications", "complai
 UPSTREAM = "upstream"
 CHANNELS = "channels"
 ANY = "any"
+#: The writer of the rejections topic: each service's dead-letter path.
+EVERY_SERVICE = "services"
 
 CHANNEL_NAMES: tuple[str, ...] = ("sms", "email", "letter", "phone")
 
@@ -47,6 +51,14 @@ class TopicKind(StrEnum):
     DISPATCH = "dispatch"
     RECEIPTS = "receipts"
     DEADLETTER = "deadletter"
+    REJECTIONS = "rejections"
+
+
+class TopicKey(StrEnum):
+    """What a topic's record key is."""
+
+    CSID = "csid"  # the envelope's csid: one customer's messages keep their order
+    PRODUCER = "producer"  # the producer named in the dead-lettered envelope (rejections)
 
 
 class DeadLetterHeader(StrEnum):
@@ -69,6 +81,10 @@ class Topic:
     writer: str
     messages: tuple[type[Message], ...]
     description: str
+    #: What the record key is.
+    key: TopicKey = TopicKey.CSID
+    #: Whether a record value is an :class:`~contracts.envelope.Envelope` (else the bare message).
+    enveloped: bool = True
 
     def message_class(self, message_type: str) -> type[Message]:
         """The model for ``message_type`` on this topic; raises :class:`UnknownMessageType` if not carried."""
@@ -116,10 +132,14 @@ def _typed_envelope(cls: type[Message]) -> type[Envelope]:
 def _union(topic: Topic) -> Any:
     if not topic.messages:
         raise ValueError(f"{topic.name} carries raw dead-letter records, not envelopes")
-    members = [typed_envelope(cls) for cls in topic.messages]
+    members: list[Any] = (
+        [typed_envelope(cls) for cls in topic.messages] if topic.enveloped else list(topic.messages)
+    )
     if len(members) == 1:
         return members[0]
     union = reduce(operator.or_, members)
+    if not topic.enveloped:
+        return union
     return Annotated[union, Field(discriminator="message_type")]
 
 
@@ -157,6 +177,7 @@ def dispatch_topic(channel: str) -> str:
 
 RECEIPTS_TOPIC = "casemesh.notifications.receipts.v1"
 CUSTOMERS_TOPIC = "casemesh.customers.events.v1"
+REJECTIONS_TOPIC = "casemesh.rejections.v1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +244,21 @@ def _build() -> dict[str, Topic]:
             writer=UPSTREAM,
             messages=customers.EVENTS,
             description="The agency's customer system: registrations, contact details and risk flags.",
+        )
+    )
+    topics.append(
+        Topic(
+            name=REJECTIONS_TOPIC,
+            kind=TopicKind.REJECTIONS,
+            writer=EVERY_SERVICE,
+            messages=rejections.MESSAGES,
+            description=(
+                "What each service dead-lettered, announced to the message's producer: keyed by the "
+                "producer named in the envelope (no key when it could not be read); the value is a bare "
+                "MessageDeadLettered, not an envelope, and carries no payload data."
+            ),
+            key=TopicKey.PRODUCER,
+            enveloped=False,
         )
     )
     return {t.name: t for t in topics}

@@ -15,6 +15,7 @@ from contracts.catalogue import (
     customers,
     notifications,
     referrals,
+    rejections,
 )
 
 COMMANDS: dict[str, tuple[type[Command], ...]] = {
@@ -40,6 +41,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     *customers.EVENTS,
     *channels.DISPATCHES.values(),
     *channels.RECEIPTS,
+    *rejections.MESSAGES,
 )
 
 __all__ = [
@@ -53,4 +55,5 @@ __all__ = [
     "customers",
     "notifications",
     "referrals",
+    "rejections",
 ]

@@ -15,6 +15,7 @@ no); :class:`DecisionRejected` and :class:`ApprovalRequestRejected` are *refusal
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -110,6 +111,11 @@ class RequestApproval(Command):
 
 class RecordApprovalDecision(Command):
     """Accept or reject a request, with a reason. ``actor`` is the approver."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "actor": {**ACTOR_EXAMPLE, "officer_id": "EMP40001", "role": "SERVICE_MANAGER", "first_name": "Ana"},
+        "monitoring_days": None,  # only when accepting MONITORING
+    }
 
     request_id: UUID = Field(description="The request being decided.", examples=[REQUEST_ID_EXAMPLE])
     decision: Decision = Field(description="Accept or reject.", examples=["ACCEPT"])

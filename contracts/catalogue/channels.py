@@ -109,7 +109,7 @@ class _Dispatch(Event):
         default=None, description="Template used; None for a free-form message.", examples=["msp-letter"]
     )
     template_version: int | None = Field(
-        default=None, ge=1, description="Template version used, so a reprint is identical.", examples=[3]
+        default=None, ge=1, description="Template version used, so a reprint is identical.", examples=[2]
     )
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from contracts.base import (
     ACTOR_EXAMPLE,
@@ -34,6 +34,7 @@ from contracts.base import (
     Rejection,
     ShortText,
 )
+from contracts.rules import published, unique_by
 
 MEETING_ID = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
 NOTE_ID = "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e"
@@ -215,7 +216,22 @@ class AssessMeetingRequirement(Command):
 
 
 class ScheduleMeeting(Command):
-    """Seed 004 (Riunioni): schedule a meeting with clients for a case."""
+    """Seed 004 (Riunioni): schedule a meeting with clients for a case.
+
+    Rule (``x-casemesh-rules``, not expressible in JSON Schema): invitee ids are unique within
+    the meeting.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            unique_by(
+                "invitees",
+                "invitee_id",
+                rule_id="invitee-ids-are-unique",
+                description="Each invitee of a meeting has its own invitee_id.",
+            )
+        )
+    )
 
     meeting_id: UUID = Field(description="New id for the meeting.", examples=[MEETING_ID])
     case_id: Code = Field(description="The case.", examples=["CASE-2025-00017"])
@@ -317,7 +333,7 @@ class EditNote(Command):
         description="The new text.", examples=["Client prefers morning calls before 10am."]
     )
     sensitivity_level: int | None = Field(
-        default=None, ge=1, le=5, description="New level, if changed.", examples=[3]
+        default=None, ge=1, le=5, description="New level, if changed.", examples=[2]
     )
 
 
@@ -534,7 +550,7 @@ class CommunicationLogged(Event):
     case_id: Code | None = Field(default=None, description="The case, if any.", examples=["CASE-2025-00017"])
     subject: ShortText | None = Field(default=None, description="Short subject.", examples=["MSP letter"])
     template_id: Code | None = Field(default=None, description="Template, if any.", examples=["msp-letter"])
-    template_version: int | None = Field(default=None, description="Template version.", examples=[3])
+    template_version: int | None = Field(default=None, description="Template version.", examples=[2])
     source_message_id: UUID | None = Field(
         default=None, description="The event it was recorded from.", examples=[ATTACHMENT_ID]
     )

@@ -10,10 +10,11 @@ communications log). Nothing is dropped silently: a suppressed SMS is an event w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from contracts.base import (
     ACTOR_EXAMPLE,
@@ -37,6 +38,7 @@ from contracts.catalogue.channels import (
     Purpose,
     Recipient,
 )
+from contracts.rules import NOT_NULL, NULL, present, published, when
 
 MSP_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
 REQUEST_ID = "5f0c7a52-93c4-4d0a-8a8e-2a4c1d7e9b10"
@@ -125,6 +127,47 @@ CONTACT_CARD_EXAMPLE = {"kind": "ONE_MAIN_CONTACT", "first_name": "Priya", "phon
 
 
 # --------------------------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedTemplate:
+    """A template the notifications service ships, and which of its versions may be sent."""
+
+    template_id: str
+    channel: Channel
+    approved_versions: tuple[int, ...]
+    draft_versions: tuple[int, ...]
+    used_for: str
+
+    @property
+    def final_approved(self) -> int:
+        """Seed 002 step 3: the MSP letter is always the final (highest) approved version."""
+        return max(self.approved_versions)
+
+
+#: The templates of the notifications service (``services/notifications/templates.py``), for
+#: senders: a command names ``(template_id, version)``; a draft version is refused
+#: ``TEMPLATE_NOT_APPROVED``, an unknown one ``TEMPLATE_NOT_FOUND``. StartMSPContact needs the
+#: final approved version of ``msp-letter``.
+TEMPLATES: tuple[PublishedTemplate, ...] = (
+    PublishedTemplate("msp-letter", Channel.LETTER, (1, 2), (3,), "StartMSPContact (the MSP letter)"),
+    PublishedTemplate("msp-sms", Channel.SMS, (1,), (), "SendSms with purpose MSP_SMS"),
+    PublishedTemplate("call-back-sms", Channel.SMS, (1,), (), "SendSms with purpose GENERAL"),
+    PublishedTemplate(
+        "complaint-l2-response", Channel.LETTER, (1,), (), "SendLetter with purpose COMPLAINT_RESPONSE"
+    ),
+    PublishedTemplate("meeting-minutes", Channel.EMAIL, (1,), (), "SendEmail with purpose MEETING_MINUTES"),
+    PublishedTemplate("msp-phone-script", Channel.PHONE, (1,), (), "rendered by the service (MSP call)"),
+    PublishedTemplate("sms-fallback-letter", Channel.LETTER, (1,), (), "rendered by the service (fallback)"),
+    PublishedTemplate(
+        "email-fallback-letter", Channel.LETTER, (1,), (), "rendered by the service (fallback)"
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------------------------
 
@@ -138,7 +181,12 @@ class StartMSPContact(Command):
     )
     letter_template_id: Code = Field(description="The approved MSP letter template.", examples=["msp-letter"])
     letter_template_version: int = Field(
-        ge=1, description="Seed 002 step 3: only the final approved version is sent.", examples=[3]
+        ge=1,
+        description=(
+            "Seed 002 step 3: only the final approved version is sent — msp-letter version 2 today "
+            "(version 3 is a draft and is refused TEMPLATE_NOT_APPROVED; see TEMPLATES)."
+        ),
+        examples=[2],
     )
     contact_card: ContactCard = Field(
         description="The OMC/PSSO contact card.", examples=[CONTACT_CARD_EXAMPLE]
@@ -170,7 +218,7 @@ class SendSms(Command):
         examples=["CANNOT_CONTACT_BY_PHONE"],
     )
     template_id: Code | None = Field(default=None, description="Template to render.", examples=["msp-sms"])
-    template_version: int | None = Field(default=None, ge=1, description="Template version.", examples=[2])
+    template_version: int | None = Field(default=None, ge=1, description="Template version.", examples=[1])
     text: ShortText | None = Field(
         default=None,
         description="Free-form text where no template is required.",
@@ -214,6 +262,17 @@ class EmailAttachmentRef(CommandPart):
 
 class SendEmail(Command):
     """Ask for an e-mail to one recipient (e.g. contacts issuing meeting minutes — issue 7)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            when(
+                {"required": ["body"], "properties": {"template_id": NULL, "body": NOT_NULL}},
+                then=present("subject"),
+                rule_id="free-form-email-has-a-subject",
+                description="A free-form e-mail (a body and no template_id) has a subject.",
+            )
+        )
+    )
 
     notification_id: UUID = Field(description="New id for this notification.", examples=[NOTIFICATION_ID])
     purpose: Purpose = Field(description="Why it is sent.", examples=["MEETING_MINUTES"])
@@ -285,7 +344,7 @@ class MSPContactStarted(Event):
     msp_id: UUID = Field(description="The MSP.", examples=[MSP_ID])
     approval_request_id: UUID = Field(description="The approval that accepted it.", examples=[REQUEST_ID])
     letter_template_id: Code = Field(description="Approved letter template.", examples=["msp-letter"])
-    letter_template_version: int = Field(ge=1, description="Its final approved version.", examples=[3])
+    letter_template_version: int = Field(ge=1, description="Its final approved version.", examples=[2])
     actor: Actor = Field(description="Who started it.", examples=[ACTOR_EXAMPLE])
 
 
@@ -330,7 +389,7 @@ class NotificationDispatched(Event):
     recipient: Recipient = Field(description="To whom.", examples=["CUSTOMER"])
     template_id: Code | None = Field(default=None, description="Template used.", examples=["msp-letter"])
     template_version: int | None = Field(
-        default=None, ge=1, description="Template version used.", examples=[3]
+        default=None, ge=1, description="Template version used.", examples=[2]
     )
     msp_id: UUID | None = Field(default=None, description="The MSP, if any.", examples=[MSP_ID])
     complaint_id: UUID | None = Field(

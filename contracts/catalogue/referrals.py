@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from contracts.base import (
     ACTOR_EXAMPLE,
@@ -37,6 +37,7 @@ from contracts.base import (
     ShortText,
     StaffReference,
 )
+from contracts.rules import absent, present, published, when
 
 REFERRAL_ID = "c1a7d3f0-5b8e-4c62-9f0e-7d2b6a9e1c44"
 REQUEST_ID = "5f0c7a52-93c4-4d0a-8a8e-2a4c1d7e9b10"
@@ -175,6 +176,27 @@ class AssignCustomerToPS(Command):
     ``team`` with the fewest open PS customers (ties broken by officer id) — issue 4.
     """
 
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "actor": {**ACTOR_EXAMPLE, "officer_id": "EMP40001", "role": "SERVICE_MANAGER", "first_name": "Ana"},
+        "referral_type": "OTHER",
+        "associate_of_csid": None,
+    }
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            when(
+                ("referral_type", "ASSOCIATE"),
+                then=present("associate_of_csid"),
+                otherwise=absent("associate_of_csid"),
+                rule_id="associate-names-its-customer",
+                description=(
+                    "associate_of_csid is given for an ASSOCIATE referral and only for it "
+                    "(seed 000 table 1 step 3)."
+                ),
+            )
+        )
+    )
+
     referral_id: UUID = Field(description="New id for this PS referral.", examples=[REFERRAL_ID])
     referral_type: PSReferralType = Field(description="Seed 000 table 1 step 3.", examples=["ASSOCIATE"])
     associate_of_csid: CSID | None = Field(
@@ -218,6 +240,23 @@ class MarkCMPForApproval(Command):
 
 class CreatePSStackingDocument(Command):
     """Seed 000 table 4 step 1: create the PS stacking document (a communication record)."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "origin": "CASEMESH",
+        "origin_record_id": None,
+    }  # a domestic customer
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            when(
+                ("origin", "INTERNATIONAL_NOTES"),
+                then=present("origin_record_id"),
+                otherwise=absent("origin_record_id"),
+                rule_id="international-origin-names-its-record",
+                description="origin_record_id is given for INTERNATIONAL_NOTES and only for it.",
+            )
+        )
+    )
 
     referral_id: UUID = Field(description="The customer's current PS referral.", examples=[REFERRAL_ID])
     document_id: UUID = Field(description="New id for the document.", examples=[DOCUMENT_ID])
@@ -312,6 +351,23 @@ class OwnershipBasis(StrEnum):
 class LockTarget(EventPart):
     """To whom a customer is locked."""
 
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            when(
+                ("kind", "OFFICER"),
+                then=present("officer_id") | absent("area"),
+                rule_id="officer-lock-names-an-officer",
+                description="An OFFICER lock names officer_id and no area.",
+            ),
+            when(
+                ("kind", "SPECIALIST_AREA"),
+                then=present("area") | absent("officer_id"),
+                rule_id="area-lock-names-an-area",
+                description="A SPECIALIST_AREA lock names area and no officer_id.",
+            ),
+        )
+    )
+
     kind: LockTargetKind = Field(description="An officer or a specialist area.", examples=["OFFICER"])
     officer_id: Code | None = Field(default=None, description="When kind is OFFICER.", examples=["EMP30117"])
     area: Code | None = Field(
@@ -359,7 +415,14 @@ class LockCustomer(Command):
 
 
 class TransferCustomerOwnership(Command):
-    """Seed 001 table 1 step 6: ownership moves between specialist areas by agreement."""
+    """Seed 001 table 1 step 6: ownership moves between specialist areas by agreement.
+
+    Sent by an officer of the owning area (their ``actor.team`` belongs to it).
+    """
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "actor": {**ACTOR_EXAMPLE, "role": "SPECIALIST_OFFICER", "team": "COA Team 1"}
+    }
 
     to_area: Code = Field(description="The area taking ownership.", examples=["OBJECTIONS"])
     agreed_with: StaffReference = Field(
@@ -375,13 +438,20 @@ class EscalateOwnershipDispute(Command):
     """Seed 001 table 1 step 6: the areas could not agree — escalate to the Team Leader."""
 
     areas: tuple[Code, ...] = Field(
-        min_length=2, max_length=10, description="The areas in dispute.", examples=[["OBJECTIONS", "DEBT"]]
+        min_length=2,
+        max_length=10,
+        description="The areas in dispute.",
+        examples=[["CHANGE_OF_ASSESSMENT", "OBJECTIONS"]],
     )
     summary: ShortText = Field(description="What is disputed.", examples=["Both areas claim ownership"])
 
 
 class ResolveOwnershipDispute(Command):
     """A Team Leader decides which area owns the customer."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "actor": {**ACTOR_EXAMPLE, "officer_id": "EMP40002", "role": "TEAM_LEADER", "first_name": "Lee"}
+    }
 
     owner_area: Code = Field(description="The area that will own the customer.", examples=["OBJECTIONS"])
     reason: ShortText = Field(description="Why.", examples=["Objection due date is earliest"])
@@ -460,6 +530,21 @@ class DecisionOption(StrEnum):
 
 class RecordCustomerContact(Command):
     """Seed 001 table 1 step 1: a contact arrives. Correspondence (fax, email, post) opens an intray item."""
+
+    model_config = ConfigDict(
+        json_schema_extra=published(
+            when(
+                ("channel", "PHONE"),
+                then=absent("intray_item_id", "intray_category"),
+                otherwise=present("intray_item_id"),
+                rule_id="correspondence-opens-an-intray-item",
+                description=(
+                    "intray_item_id is given for correspondence (FAX, EMAIL, POST) and only for it; "
+                    "intray_category only with an intray item (seed 001 table 1 step 1)."
+                ),
+            )
+        )
+    )
 
     contact_id: UUID = Field(description="New id for this contact (interaction).", examples=[CONTACT_ID])
     channel: ContactChannel = Field(description="Phone or correspondence channel.", examples=["POST"])

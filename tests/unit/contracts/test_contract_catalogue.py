@@ -257,11 +257,17 @@ def test_a_command_is_immutable() -> None:
 
 
 def test_a_model_validator_keeps_an_associate_referral_whole() -> None:
-    payload = {**example_payload(AssignCustomerToPS), "referral_type": "OTHER"}
+    payload = {
+        **example_payload(AssignCustomerToPS),
+        "referral_type": "OTHER",
+        "associate_of_csid": "987654321",
+    }
     with pytest.raises(ValidationError):
         AssignCustomerToPS.model_validate_json(json.dumps(payload))
     payload["associate_of_csid"] = None
     assert AssignCustomerToPS.model_validate_json(json.dumps(payload)).associate_of_csid is None
+    with pytest.raises(ValidationError):
+        AssignCustomerToPS.model_validate_json(json.dumps({**payload, "referral_type": "ASSOCIATE"}))
 
 
 # ------------------------------------------------------------------------- staff referencing (seed 003)

@@ -65,9 +65,14 @@ def test_every_asyncapi_document_is_valid_shaped() -> None:
                 assert message_ref["$ref"].startswith(channel_ref + "/messages/"), (oid, message_ref)
         for name, message in document["components"]["messages"].items():
             assert message["payload"], name
-            if name != "DeadLetter":
+            if name == "MessageDeadLettered":  # bare, keyed by producer
+                assert message["bindings"]["kafka"]["key"]["type"] == ["string", "null"]
+                assert message["headers"]["properties"]["message-type"]
+            elif name != "DeadLetter":
                 assert message["bindings"]["kafka"]["key"]["pattern"] == "^[0-9]{6,12}$"
                 assert message["examples"][0]["payload"]["message_type"] == name
+                assert set(message["headers"]["properties"]) == {"message-type", "message-id"}
+        assert document["servers"]["production"]["protocol"] == "kafka"
         for ref in _refs(document):
             _resolve(document, ref)
 
@@ -126,3 +131,38 @@ def test_python_dash_m_contracts_export_can_write_a_snapshot_elsewhere(tmp_path:
     entry = json.loads((target / "AssignCustomerToPS.json").read_text())
     assert entry["schema_version"] == 1 and entry["topic"] == commands_topic("referrals")
     assert (target / "Envelope.json").exists()
+
+
+def test_the_upstream_document_answers_every_command_it_sends() -> None:
+    from contracts.answers import ANSWERS
+
+    document = asyncapi_document("upstream")
+    for command, answers in ANSWERS.items():
+        operation = document["operations"][f"send_{command}"]
+        replies = {ref["$ref"].rsplit("/", 1)[-1] for ref in operation["reply"]["messages"]}
+        assert set(answers.accepted) <= replies, command
+        assert (answers.refused in replies) if answers.refused else True
+        assert operation["reply"]["channel"]["$ref"] == f"#/channels/{answers.service}_events_v1"
+        assert document["components"]["messages"][command]["x-casemesh-answers"] == answers.as_json()
+    sms = document["operations"]["send_SendSms"]
+    assert "SmsSuppressed" in {ref["$ref"].rsplit("/", 1)[-1] for ref in sms["reply"]["messages"]}
+
+
+def test_the_rejections_topic_and_the_dead_letter_topics_are_documented() -> None:
+    upstream = asyncapi_document("upstream")
+    assert upstream["channels"]["rejections_v1"]["address"] == "casemesh.rejections.v1"
+    assert "receive_rejections_v1" in upstream["operations"]
+    assert "MessageDeadLettered" in upstream["components"]["messages"]
+    operators = asyncapi_document("operators")
+    addresses = {c["address"] for c in operators["channels"].values()}
+    assert {f"casemesh.{svc}.deadletter.v1" for svc in SERVICES} | {"casemesh.rejections.v1"} <= addresses
+    for svc in SERVICES:
+        sends = asyncapi_document(svc)["operations"]
+        assert "send_rejections_v1" in sends, svc
+
+
+def test_the_templates_and_their_approved_versions_are_published() -> None:
+    for party in ("upstream", "notifications"):
+        templates = {t["template_id"]: t for t in asyncapi_document(party)["info"]["x-casemesh-templates"]}
+        assert templates["msp-letter"]["final_approved_version"] == 2
+        assert templates["msp-letter"]["draft_versions"] == [3]

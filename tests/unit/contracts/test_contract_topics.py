@@ -52,7 +52,7 @@ def test_the_channel_receipt_and_customer_topics_are_named() -> None:
         RECEIPTS_TOPIC == "casemesh.notifications.receipts.v1" and TOPICS[RECEIPTS_TOPIC].writer == "channels"
     )
     assert CUSTOMERS_TOPIC == "casemesh.customers.events.v1" and TOPICS[CUSTOMERS_TOPIC].writer == "upstream"
-    assert len(TOPICS) == 3 * len(SERVICES) + 4 + 2
+    assert len(TOPICS) == 3 * len(SERVICES) + 4 + 2 + 1  # + casemesh.rejections.v1
 
 
 def test_unknown_services_and_channels_are_refused() -> None:

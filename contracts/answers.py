@@ -1,0 +1,471 @@
+"""What each command can be answered with: the events a sender reads back (issue 19).
+
+Every answer is published on the commanding service's events topic, keyed by the command's
+CSID, with ``causation_id`` = the command's ``message_id``, so a sender finds the answers to its
+command by that id. A command is answered by:
+
+* **accepted** — one or more of these facts (a command may cause several, and some only in
+  some states: e.g. a lock that also assigns ownership);
+* **refused** — the service's ``…Rejected`` event with one of ``reason_codes`` (approvals refuse
+  a decision with ``DecisionRejected`` and any other request with ``ApprovalRequestRejected``);
+* **suppressed** — for an SMS: ``SmsSuppressed`` with its ``SmsSuppressionReason`` list, when
+  the send-time contact guard stops it. Not a refusal: the letter still goes out.
+
+A message that cannot be read at all (malformed, unknown type, unsupported version, schema
+violation) gets no answer here: it is dead-lettered and announced on ``casemesh.rejections.v1``
+(:mod:`contracts.catalogue.rejections`).
+
+The AsyncAPI documents list these per command (``x-casemesh-answers``); the contracts tests
+check them against the services' deciders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contracts.base import Rejection
+from contracts.topics import HOME_TOPIC, TopicKind, events_topic
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The events one command can be answered with."""
+
+    command: str
+    service: str
+    accepted: tuple[str, ...]
+    refused: str | None
+    reason_codes: tuple[str, ...]
+    suppressed: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "topic": events_topic(self.service),
+            "accepted": list(self.accepted),
+            "refused": (
+                {"message": self.refused, "reason_codes": list(self.reason_codes)} if self.refused else None
+            ),
+            "suppressed": list(self.suppressed),
+        }
+
+
+def _refusal_of(service: str, command: str) -> str:
+    if service == "approvals":
+        return "DecisionRejected" if command == "RecordApprovalDecision" else "ApprovalRequestRejected"
+    return f"{service.capitalize()}CommandRejected"
+
+
+_TABLE: dict[str, dict[str, tuple[str, ...]]] = {
+    # referrals
+    "ActionTransferOutOfPS": {
+        "accepted": ("TransferOutOfPSActioned",),
+        "codes": ("INVALID_STATE", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
+        "suppressed": (),
+    },
+    "AddPSStackingDocumentNote": {
+        "accepted": ("PSStackingDocumentNoteAdded",),
+        "codes": ("UNKNOWN_DOCUMENT",),
+        "suppressed": (),
+    },
+    "AssignCustomerToPS": {
+        "accepted": ("CustomerAssignedToPS", "CustomerLocked", "CustomerOwnershipAssigned"),
+        "codes": (
+            "ALREADY_IN_PS",
+            "ALREADY_LOCKED",
+            "ASSOCIATE_NOT_IN_PS",
+            "INVALID_STATE",
+            "NO_OFFICER_AVAILABLE",
+            "OFFICER_NOT_IN_TEAM",
+            "ROLE_NOT_PERMITTED",
+            "UNKNOWN_CUSTOMER",
+        ),
+        "suppressed": (),
+    },
+    "CloseIntrayItem": {
+        "accepted": ("IntrayItemClosed",),
+        "codes": (
+            "INTRAY_ISSUES_OUTSTANDING",
+            "INTRAY_ITEM_CLOSED",
+            "NO_ISSUES_IDENTIFIED",
+            "UNKNOWN_INTRAY_ITEM",
+        ),
+        "suppressed": (),
+    },
+    "CreatePSStackingDocument": {
+        "accepted": ("PSStackingDocumentCreated",),
+        "codes": ("INVALID_STATE", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "ORIGIN_MISMATCH", "UNKNOWN_REFERRAL"),
+        "suppressed": (),
+    },
+    "EscalateOwnershipDispute": {
+        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "OwnershipDisputeEscalated"),
+        "codes": ("ALREADY_LOCKED", "INVALID_STATE", "NOT_LOCKED", "UNKNOWN_AREA"),
+        "suppressed": (),
+    },
+    "ExpireTransferMonitoring": {"accepted": ("TransferMonitoringExpired",), "codes": (), "suppressed": ()},
+    "FinaliseInteraction": {
+        "accepted": ("InteractionFinalised",),
+        "codes": ("CONTACT_FINALISED", "MCA_OUTCOME_REQUIRED", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "FinaliseIssue": {
+        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "CustomerUnlocked", "IssueFinalised"),
+        "codes": ("ALREADY_LOCKED", "ISSUE_ALREADY_FINALISED", "OPTIONS_NOT_EXPLAINED", "UNKNOWN_ISSUE"),
+        "suppressed": (),
+    },
+    "IdentifyPresentingIssue": {
+        "accepted": (
+            "CustomerLocked",
+            "CustomerOwnershipAssigned",
+            "PresentingIssueIdentified",
+            "SpecialisedIssueReferred",
+        ),
+        "codes": (
+            "ALREADY_LOCKED",
+            "CONTACT_FINALISED",
+            "INTRAY_ITEM_CLOSED",
+            "INVALID_STATE",
+            "UNKNOWN_CONTACT",
+            "UNKNOWN_INTRAY_ITEM",
+            "UNKNOWN_ISSUE_CODE",
+        ),
+        "suppressed": (),
+    },
+    "LockCustomer": {
+        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned"),
+        "codes": (
+            "UNKNOWN_CUSTOMER",
+            "ALREADY_LOCKED",
+        ),
+        "suppressed": (),
+    },
+    "MarkCMPForApproval": {
+        "accepted": ("CMPMarkedForApproval",),
+        "codes": ("INVALID_STATE", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
+        "suppressed": (),
+    },
+    "RecategoriseIntrayItem": {
+        "accepted": ("IntrayItemRecategorised",),
+        "codes": ("INTRAY_ITEM_CLOSED", "INVALID_STATE", "UNKNOWN_INTRAY_ITEM"),
+        "suppressed": (),
+    },
+    "RecordCMP": {
+        "accepted": ("CMPRecorded",),
+        "codes": ("INVALID_STATE", "NOT_ASSIGNED", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
+        "suppressed": (),
+    },
+    "RecordCustomerContact": {
+        "accepted": ("CustomerContactRecorded", "IntrayItemOpened"),
+        "codes": ("INVALID_STATE", "UNKNOWN_CUSTOMER"),
+        "suppressed": (),
+    },
+    "RecordExternalReferral": {
+        "accepted": ("ExternalReferralRecorded",),
+        "codes": ("CONTACT_FINALISED", "UNKNOWN_CONTACT", "UNKNOWN_REFERRAL_TYPE"),
+        "suppressed": (),
+    },
+    "RecordIdentifiedError": {
+        "accepted": ("IdentifiedErrorRecorded", "OfficerFeedbackSent"),
+        "codes": ("CONTACT_FINALISED", "FEEDBACK_NEEDS_OFFICER", "INVALID_STATE", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "RecordIncomeCheck": {
+        "accepted": ("IncomeCheckRecorded",),
+        "codes": ("CONTACT_FINALISED", "TAX_RETURN_COMMITMENT_REQUIRED", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "RecordMinimumCollectionActivityOutcome": {
+        "accepted": ("MinimumCollectionActivityOutcomeRecorded",),
+        "codes": ("CONTACT_FINALISED", "MCA_CHECKS_INCOMPLETE", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "RecordPaymentArrangement": {
+        "accepted": ("PaymentArrangementRecorded",),
+        "codes": (
+            "CONTACT_FINALISED",
+            "INVALID_AMOUNT",
+            "INVALID_STATE",
+            "START_DATE_IN_PAST",
+            "UNKNOWN_CONTACT",
+            "UNKNOWN_FREQUENCY",
+        ),
+        "suppressed": (),
+    },
+    "RecordPaymentsAndDebtsCheck": {
+        "accepted": ("PaymentsAndDebtsCheckRecorded",),
+        "codes": ("CONTACT_FINALISED", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "RecordSelfServicePromotion": {
+        "accepted": ("SelfServicePromotionRecorded",),
+        "codes": ("CONTACT_FINALISED", "UNKNOWN_CONTACT"),
+        "suppressed": (),
+    },
+    "ReferCustomerForTransferOutOfPS": {
+        "accepted": ("TransferOutOfPSReferred",),
+        "codes": ("INVALID_STATE", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
+        "suppressed": (),
+    },
+    "ResolveOwnershipDispute": {
+        "accepted": (
+            "CustomerLocked",
+            "CustomerOwnershipAssigned",
+            "CustomerOwnershipTransferred",
+            "OwnershipDisputeResolved",
+        ),
+        "codes": ("ALREADY_LOCKED", "NO_DISPUTE", "ROLE_NOT_PERMITTED", "UNKNOWN_AREA"),
+        "suppressed": (),
+    },
+    "TransferCustomerOwnership": {
+        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "CustomerOwnershipTransferred"),
+        "codes": ("ALREADY_LOCKED", "INVALID_STATE", "NOT_LOCKED", "NOT_OWNER", "UNKNOWN_AREA"),
+        "suppressed": (),
+    },
+    "UnlockCustomer": {
+        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "CustomerUnlocked"),
+        "codes": ("ALREADY_LOCKED", "NOT_LOCKED", "SPECIALISED_ISSUES_OUTSTANDING"),
+        "suppressed": (),
+    },
+    "WarmTransferContact": {
+        "accepted": (
+            "ContactWarmTransferred",
+            "CustomerLocked",
+            "CustomerOwnershipAssigned",
+            "CustomerOwnershipTransferred",
+        ),
+        "codes": (
+            "ALREADY_LOCKED",
+            "CONTACT_FINALISED",
+            "INVALID_STATE",
+            "NOT_LOCKED",
+            "NOT_OWNER",
+            "UNKNOWN_AREA",
+            "UNKNOWN_CONTACT",
+        ),
+        "suppressed": (),
+    },
+    # approvals
+    "CloseApprovalSubject": {
+        "accepted": ("ApprovalSubjectClosed", "ApprovalWithdrawn"),
+        "codes": ("SUBJECT_CLOSED",),
+        "suppressed": (),
+    },
+    "EscalateOverdueApproval": {
+        "accepted": ("ApprovalEscalated",),
+        "codes": ("ALREADY_ESCALATED", "NOT_OVERDUE", "UNKNOWN_REQUEST"),
+        "suppressed": (),
+    },
+    "RecordApprovalDecision": {
+        "accepted": ("ApprovalAccepted", "ApprovalRejected"),
+        "codes": (
+            "ACTED_ON_EARLIER_STAGE",
+            "ALREADY_DECIDED",
+            "MONITORING_DAYS_NOT_ALLOWED",
+            "MONITORING_DAYS_REQUIRED",
+            "ROLE_NOT_HELD",
+            "SELF_APPROVAL",
+            "SUBJECT_CLOSED",
+            "UNKNOWN_REQUEST",
+            "WITHDRAWN",
+        ),
+        "suppressed": (),
+    },
+    "RequestApproval": {
+        "accepted": ("ApprovalRequested",),
+        "codes": ("DUPLICATE_REQUEST", "SUBJECT_CLOSED"),
+        "suppressed": (),
+    },
+    "WithdrawApprovalRequest": {
+        "accepted": ("ApprovalWithdrawn",),
+        "codes": ("ALREADY_DECIDED", "NOT_REQUESTER", "SUBJECT_CLOSED", "UNKNOWN_REQUEST", "WITHDRAWN"),
+        "suppressed": (),
+    },
+    # notifications
+    "RetryDelivery": {
+        "accepted": ("MSPContactResultRecorded", "NotificationDispatched"),
+        "codes": ("DELIVERY_ALREADY_FINAL", "UNKNOWN_DELIVERY"),
+        "suppressed": ("SmsSuppressed",),
+    },
+    "SendEmail": {
+        "accepted": ("NotificationDispatched",),
+        "codes": (
+            "CONTENT_REQUIRED",
+            "DUPLICATE_NOTIFICATION",
+            "NO_EMAIL_ADDRESS",
+            "TEMPLATE_NOT_APPROVED",
+            "TEMPLATE_NOT_FOUND",
+            "UNKNOWN_CUSTOMER",
+        ),
+        "suppressed": (),
+    },
+    "SendLetter": {
+        "accepted": ("NotificationDispatched",),
+        "codes": (
+            "CONTENT_REQUIRED",
+            "DUPLICATE_NOTIFICATION",
+            "NO_POSTAL_ADDRESS",
+            "NO_REPRESENTATIVE",
+            "TEMPLATE_NOT_APPROVED",
+            "TEMPLATE_NOT_FOUND",
+            "TEMPLATE_REQUIRED",
+            "UNKNOWN_CUSTOMER",
+        ),
+        "suppressed": (),
+    },
+    "SendSms": {
+        "accepted": ("MSPContactResultRecorded", "NotificationDispatched", "SmsRequested"),
+        "codes": (
+            "CONTENT_REQUIRED",
+            "DUPLICATE_NOTIFICATION",
+            "TEMPLATE_NOT_APPROVED",
+            "TEMPLATE_NOT_FOUND",
+            "UNKNOWN_CUSTOMER",
+            "UNKNOWN_MSP",
+        ),
+        "suppressed": ("SmsSuppressed",),
+    },
+    "StartMSPContact": {
+        "accepted": ("MSPContactResultRecorded", "MSPContactStarted", "NotificationDispatched"),
+        "codes": (
+            "CONTENT_REQUIRED",
+            "MSP_ALREADY_STARTED",
+            "MSP_NOT_APPROVED",
+            "NO_POSTAL_ADDRESS",
+            "TEMPLATE_NOT_APPROVED",
+            "TEMPLATE_NOT_FOUND",
+            "UNKNOWN_CUSTOMER",
+        ),
+        "suppressed": ("SmsSuppressed",),
+    },
+    # complaints
+    "AddInvestigationStep": {
+        "accepted": ("InvestigationStepAdded",),
+        "codes": ("COMPLAINT_FINALISED", "DUPLICATE_INVESTIGATION_STEP", "UNKNOWN_COMPLAINT"),
+        "suppressed": (),
+    },
+    "FinaliseComplaint": {
+        "accepted": (
+            "ComplaintEscalated",
+            "ComplaintFinalised",
+            "ComplaintRecorded",
+            "StaffFeedbackPrepared",
+        ),
+        "codes": ("COMPLAINT_FINALISED", "OUTCOMES_INCOMPLETE", "UNKNOWN_COMPLAINT"),
+        "suppressed": (),
+    },
+    "RecordComplaint": {
+        "accepted": ("ComplaintRecorded",),
+        "codes": ("COMPLAINT_ALREADY_RECORDED", "DUPLICATE_ISSUE"),
+        "suppressed": (),
+    },
+    "RecordCompliment": {
+        "accepted": ("ComplimentForwarded", "ComplimentRecorded"),
+        "codes": ("DUPLICATE_COMPLIMENT", "STAFF_MEMBER_REQUIRED", "TEAM_REQUIRED"),
+        "suppressed": (),
+    },
+    "RecordFinalisationSummary": {
+        "accepted": ("ComplaintFinalisationSummaryRecorded",),
+        "codes": ("COMPLAINT_FINALISED", "UNKNOWN_COMPLAINT"),
+        "suppressed": (),
+    },
+    "RecordIssueOutcome": {
+        "accepted": ("ComplaintCategoryDerived", "ComplaintIssueOutcomeRecorded"),
+        "codes": (
+            "COMPLAINT_FINALISED",
+            "ESCALATION_NOT_ALLOWED_AT_LEVEL_2",
+            "UNKNOWN_COMPLAINT",
+            "UNKNOWN_ISSUE",
+        ),
+        "suppressed": (),
+    },
+    "RecordRemedy": {
+        "accepted": ("ComplaintRemedyRecorded",),
+        "codes": ("COMPLAINT_FINALISED", "REMEDY_NOT_IN_LIST", "UNKNOWN_COMPLAINT"),
+        "suppressed": (),
+    },
+    "RequestWrittenResponse": {
+        "accepted": ("WrittenResponseRequested",),
+        "codes": ("UNKNOWN_COMPLAINT", "WRITTEN_RESPONSE_ONLY_FOR_LEVEL_2"),
+        "suppressed": (),
+    },
+    # contacts
+    "AddNote": {
+        "accepted": ("NoteAdded",),
+        "codes": ("INSUFFICIENT_PRIVILEGE", "NOTE_ALREADY_EXISTS"),
+        "suppressed": (),
+    },
+    "AssessMeetingRequirement": {"accepted": ("MeetingRequirementAssessed",), "codes": (), "suppressed": ()},
+    "EditNote": {
+        "accepted": ("NoteEdited",),
+        "codes": ("INSUFFICIENT_PRIVILEGE", "NOTE_VERSION_CONFLICT", "UNKNOWN_NOTE"),
+        "suppressed": (),
+    },
+    "IssueMeetingMinutes": {
+        "accepted": ("MeetingActionTaskCreated", "MeetingMinutesIssued"),
+        "codes": (
+            "UNKNOWN_MEETING",
+            "ATTACHMENT_QUARANTINED",
+            "MINUTES_ALREADY_ISSUED",
+            "MINUTES_NOT_RECORDED",
+            "UNKNOWN_ATTACHMENT",
+        ),
+        "suppressed": (),
+    },
+    "RecordCommunication": {"accepted": ("CommunicationLogged",), "codes": (), "suppressed": ()},
+    "RecordMeetingMinutes": {
+        "accepted": ("MeetingMinutesRecorded",),
+        "codes": ("UNKNOWN_MEETING", "MINUTES_ALREADY_ISSUED", "UNKNOWN_ATTACHMENT", "UNKNOWN_ATTENDEE"),
+        "suppressed": (),
+    },
+    "RespondToMeetingInvitation": {
+        "accepted": ("MeetingInvitationAccepted", "MeetingInvitationDeclined"),
+        "codes": ("UNKNOWN_MEETING", "MINUTES_ALREADY_ISSUED", "NOT_INVITED"),
+        "suppressed": (),
+    },
+    "ScheduleMeeting": {
+        "accepted": ("MeetingScheduled",),
+        "codes": ("MEETING_ALREADY_SCHEDULED", "MEETING_IN_PAST"),
+        "suppressed": (),
+    },
+}
+
+#: Codes given by the contacts service's HTTP upload (answered by AttachmentRefused), not by a command.
+UPLOAD_REASON_CODES: tuple[str, ...] = (
+    "ATTACHMENT_TOO_LARGE",
+    "ATTACHMENT_TYPE_UNKNOWN",
+    "ATTACHMENT_TYPE_NOT_ALLOWED",
+    "ATTACHMENT_TYPE_MISMATCH",
+)
+
+
+#: Codes in a service's enum that no command is refused with today (kept: removing an enum value
+#: from an event is a breaking change).
+RESERVED_REASON_CODES: tuple[str, ...] = ("UNKNOWN_CASE",)
+
+
+def _build() -> dict[str, Answers]:
+    out: dict[str, Answers] = {}
+    for command, row in _TABLE.items():
+        topic = HOME_TOPIC[command]
+        if topic.kind is not TopicKind.COMMANDS:
+            raise ValueError(f"{command} is not a command")
+        service = topic.name.split(".")[1]
+        codes = row["codes"]
+        out[command] = Answers(
+            command=command,
+            service=service,
+            accepted=row["accepted"],
+            refused=_refusal_of(service, command) if codes else None,
+            reason_codes=codes,
+            suppressed=row["suppressed"],
+        )
+    return out
+
+
+#: ``command → Answers`` for every command in the catalogue.
+ANSWERS: Mapping[str, Answers] = _build()
+
+
+def is_refusal(message_type: str) -> bool:
+    """Whether an answer is a refusal (a :class:`~contracts.base.Rejection`)."""
+    return issubclass(HOME_TOPIC[message_type].message_class(message_type), Rejection)
