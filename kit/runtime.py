@@ -41,11 +41,12 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.routing import BaseRoute
 
-from contracts.topics import TOPICS, Topic, deadletter_topic
+from contracts.topics import REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic
 from kit.errors import TopicLayoutError
 from kit.http import HttpServer, health_app
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
@@ -53,6 +54,7 @@ from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
 from kit.processing import Clock, DeadLetter, Handler, Incoming, Outcome, Processor, Stopping
+from kit.rejections import announcement
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import TimerSweeper
@@ -145,6 +147,7 @@ class ServiceRuntime:
         self.consumed = {settings.topic(name): registry[name] for name in consumes}
         self.deadletter_topic = settings.topic(deadletter or deadletter_topic(settings.service_name))
         self.produced = [settings.topic(name) for name in produces]
+        self.rejections_topic = settings.topic(REJECTIONS_TOPIC)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=True,
@@ -334,7 +337,7 @@ class ServiceRuntime:
 
     async def ensure_topics(self, admin: AIOKafkaAdminClient) -> None:
         """Creates the service's missing topics with ``topic_partitions`` partitions each."""
-        names = [*self.consumed, self.deadletter_topic, *self.produced]
+        names = [*self.consumed, self.deadletter_topic, self.rejections_topic, *self.produced]
         for name in dict.fromkeys(names):
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(name, self.topic_partitions, 1)])
@@ -366,6 +369,22 @@ class ServiceRuntime:
         await self.broker.publish(value, topic=topic, key=key, headers=headers)
 
     async def _publish_dead_letter(self, letter: DeadLetter) -> None:
+        """The dead letter for operators, then its announcement for the sender (issue 19)."""
         await self.broker.publish(
             letter.value, topic=self.deadletter_topic, key=letter.key, headers=letter.headers
         )
+        s = self.settings
+        try:
+            key, value, headers = announcement(
+                letter,
+                service=s.service_name,
+                deadletter_topic=self.deadletter_topic,
+                now=self.clock(),
+                max_bytes=s.max_message_bytes,
+                max_depth=s.max_nesting_depth,
+            )
+        except (ValidationError, KeyError, ValueError) as exc:
+            # The dead letter is the record; an announcement that cannot be built is only logged.
+            log_limited("rejection_announcement_failed", key="build", error_class=type(exc).__name__)
+            return
+        await self.broker.publish(value, topic=self.rejections_topic, key=key, headers=headers)

@@ -34,6 +34,18 @@ KNOWN_REASON_CODES: tuple[str, ...] = (
     "unknown_message_type",
     "unsupported_schema_version",
     "schema_violation",
+    "empty",
+    "too_large",
+    "not_utf8",
+    "too_deep",
+    "too_many_digits",
+    "number_out_of_range",
+    "invalid_string",
+    "not_json",
+    "key_mismatch",
+    "id_conflict",
+    "handler_failed",
+    "processing_failed",
 )
 
 
