@@ -39,6 +39,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage as InjectedMessage
 from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
@@ -46,7 +47,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.routing import BaseRoute
 
-from contracts.topics import REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic
+from contracts.topics import READS, REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic, topics_written_by
 from kit.errors import TopicLayoutError
 from kit.http import HttpServer, health_app
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
@@ -175,6 +176,32 @@ class ServiceRuntime:
             on_shutdown=[self._drain],
             after_shutdown=[self._close],
         )
+
+    @classmethod
+    def for_service(
+        cls, settings: ServiceSettings, *, build: Build, clock: Clock = utc_now
+    ) -> ServiceRuntime:
+        """A service's runtime, its topics taken from the contracts' registry (what it reads, what
+        it writes), with its one subscriber over every input topic."""
+        name = settings.service_name
+        runtime = cls(
+            settings,
+            consumes=list(READS[name]),
+            produces=[t.name for t in topics_written_by(name)],
+            build=build,
+            clock=clock,
+        )
+        runtime.subscribe()
+        return runtime
+
+    def subscribe(self) -> None:
+        """Registers the one subscriber: every input topic, the service's group, manual commits."""
+
+        async def consume(message: InjectedMessage) -> None:
+            await self.consume(message)
+
+        consume.__name__ = f"on_{self.settings.service_name}_input"
+        self.broker.subscriber(*self.topics, **self.subscription)(consume)
 
     # -- wiring for app.py
 

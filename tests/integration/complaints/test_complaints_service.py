@@ -32,7 +32,7 @@ from contracts.topics import commands_topic, deadletter_topic, events_topic
 from services.complaints.app import create_runtime
 from services.complaints.domain import derive_category, level_2_complaint_id
 from services.complaints.settings import ComplaintsSettings
-from services.complaints.store import COLLECTION
+from services.complaints.spec import COLLECTION
 from tests.conftest import Infra
 from tests.support import Mesh, Record, envelope, payloads, types
 from tests.unit.complaints.helpers_complaints import (

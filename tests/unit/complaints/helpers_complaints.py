@@ -19,8 +19,9 @@ from contracts.catalogue.complaints import (
     RecordComplaint,
     RecordIssueOutcome,
 )
-from services.complaints.domain import CustomerComplaints, decide
+from services.complaints.domain import CustomerComplaints
 from services.complaints.settings import DEFAULT_REMEDIES
+from services.complaints.spec import decide
 
 CSID = "123456789"
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

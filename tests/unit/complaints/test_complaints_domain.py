@@ -49,8 +49,9 @@ from contracts.catalogue.complaints import (
 )
 from contracts.catalogue.notifications import SendLetter
 from contracts.topics import topic_of
-from services.complaints.domain import decide, level_2_complaint_id
+from services.complaints.domain import level_2_complaint_id
 from services.complaints.settings import DEFAULT_REMEDIES, ComplaintsSettings
+from services.complaints.spec import decide
 
 U, N, W, E = IssueOutcome.UPHELD, IssueOutcome.NOT_UPHELD, IssueOutcome.WITHDRAWN, IssueOutcome.ESCALATED
 

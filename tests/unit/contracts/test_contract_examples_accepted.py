@@ -86,8 +86,8 @@ def notifications() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
 
 
 def complaints() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
-    from services.complaints.domain import decide
     from services.complaints.settings import ComplaintsSettings
+    from services.complaints.spec import decide
 
     remedies = ComplaintsSettings().remedies
     return lambda state, message: decide(state, message, NOW, remedies=remedies)

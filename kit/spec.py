@@ -1,0 +1,158 @@
+"""A service is declared, not wired: per aggregate, its state, its key and a table of rules.
+
+A service's ``domain/`` package holds pure rules ``rule(state, message, now, facts)`` returning
+``(new_state, outputs)``. Its spec lists, per aggregate, the state type, the collection, how a
+message names its aggregate, and which rule decides each message type. The kit does the rest:
+
+- a message type in no table is ``IGNORED``;
+- a rule refuses by raising :class:`Refused`; the kit answers with the service's ``…Rejected``
+  event and leaves the state as it was;
+- load → decide → commit → publish → ack is the kit's (``kit.handling.apply``).
+
+``facts`` is whatever a service's rules need besides the state and the message: settings, and
+facts read from elsewhere before deciding (another aggregate's projection, an index). The
+service gives the kit an async ``facts(envelope, message)``; rules stay pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from contracts.base import Actor, Message, Rejection
+from contracts.envelope import Envelope
+from kit.handling import apply
+from kit.processing import Handler, Outcome
+from kit.settings import ServiceSettings
+from kit.store import AggregateStore
+from kit.timers import Deferred
+
+S = TypeVar("S", bound=BaseModel)
+Output = Message | Deferred
+Decision = tuple[Any, Sequence[Output]]
+Rule = Callable[[Any, Any, datetime, Any], Decision]
+"""``rule(state, message, now, facts) -> (new_state, outputs)``; raises ``Refused`` to refuse."""
+
+
+class Refused(Exception):
+    """A business refusal: the kit answers with the service's ``…Rejected`` event.
+
+    ``details`` are the event's own fields (e.g. ``complaint_id``); the refused message's actor
+    is filled in as ``attempted_by`` unless given.
+    """
+
+    def __init__(self, code: str, reason: str, **details: Any) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+        self.details = details
+
+
+def by_csid(envelope: Envelope, message: Any) -> str:
+    """The usual key: the customer's aggregate."""
+    return envelope.csid
+
+
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    """One kind of aggregate: its state, where it is stored, how it is found, and its rules."""
+
+    collection: str
+    state: type[S]
+    rules: Mapping[type[Message], Rule]
+    key: Callable[[Envelope, Any], str] = by_csid
+    accepts: Callable[[Any], bool] = field(default=lambda message: True)
+    """A further filter: a message of a listed type that this aggregate leaves alone is IGNORED."""
+    initial: Callable[[], S] | None = None
+    """The state a rule starts from when the aggregate does not exist yet (else rules get None)."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Every aggregate of a service and the event that carries its refusals."""
+
+    service: str
+    aggregates: Sequence[Aggregate[Any]]
+    rejected: type[Rejection]
+
+    def __post_init__(self) -> None:
+        seen: dict[type[Message], str] = {}
+        for aggregate in self.aggregates:
+            for message_type in aggregate.rules:
+                if message_type in seen:
+                    raise ValueError(
+                        f"{message_type.__name__} is decided by both {seen[message_type]} "
+                        f"and {aggregate.collection}"
+                    )
+                seen[message_type] = aggregate.collection
+
+    @property
+    def handled(self) -> frozenset[type[Message]]:
+        return frozenset(t for a in self.aggregates for t in a.rules)
+
+    def aggregate_for(self, message: Any) -> Aggregate[Any] | None:
+        for aggregate in self.aggregates:
+            if type(message) in aggregate.rules and aggregate.accepts(message):
+                return aggregate
+        return None
+
+    def decide(self, state: Any, message: Any, now: datetime, facts: Any = None) -> Decision:
+        """The rule for ``message`` applied; a refusal leaves ``state`` as it was."""
+        aggregate = self.aggregate_for(message)
+        if aggregate is None:
+            raise TypeError(f"{self.service} has no rule for {type(message).__name__}")
+        current = state if state is not None or aggregate.initial is None else aggregate.initial()
+        try:
+            return aggregate.rules[type(message)](current, message, now, facts)
+        except Refused as refused:
+            return state, [self.refusal(refused, message)]
+
+    def refusal(self, refused: Refused, message: Any) -> Rejection:
+        actor = getattr(message, "actor", None)
+        details = {"attempted_by": actor if isinstance(actor, Actor) else None, **refused.details}
+        return self.rejected(reason_code=refused.code, reason=refused.reason, **details)
+
+    def stores(self, database: Any) -> dict[str, AggregateStore[Any]]:
+        """One store per aggregate kind, by collection."""
+        return {a.collection: AggregateStore(database[a.collection], a.state) for a in self.aggregates}
+
+
+Facts = Callable[[Envelope, Any], Awaitable[Any]]
+After = Callable[[Envelope, Any, Outcome], Awaitable[None]]
+
+
+async def no_facts(envelope: Envelope, message: Any) -> None:
+    return None
+
+
+def handler(
+    spec: ServiceSpec,
+    stores: Mapping[str, AggregateStore[Any]],
+    settings: ServiceSettings,
+    facts: Facts = no_facts,
+    after: Iterable[After] = (),
+) -> Handler:
+    """The kit's handler for a spec: route, gather facts, apply, then any read-model ``after``."""
+    followers = tuple(after)
+
+    async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
+        aggregate = spec.aggregate_for(message)
+        if aggregate is None:
+            return Outcome.IGNORED
+        known = await facts(envelope, message)
+
+        def decide(state: Any, msg: Any, at: datetime) -> Decision:
+            return spec.decide(state, msg, at, known)
+
+        store = stores[aggregate.collection]
+        key = aggregate.key(envelope, message)
+        outcome = await apply(store, key, envelope, message, decide, now, settings)
+        for follow in followers:
+            await follow(envelope, message, outcome)
+        return outcome
+
+    return handle
