@@ -198,16 +198,10 @@ class MessageLookup(Protocol):
     def message_class(self, message_type: str) -> type[Message]: ...
 
 
-Registry = MessageLookup | Mapping[str, type[Message]] | str
+Registry = MessageLookup | Mapping[str, type[Message]]
 
 
 def _lookup(registry: Registry, message_type: str) -> type[Message]:
-    if isinstance(registry, str):
-        from contracts.topics import TOPICS  # late import: topics builds on this module
-
-        if registry not in TOPICS:
-            raise KeyError(f"unknown topic {registry!r}")
-        return TOPICS[registry].message_class(message_type)
     if isinstance(registry, Mapping):
         try:
             return registry[message_type]
@@ -219,8 +213,8 @@ def _lookup(registry: Registry, message_type: str) -> type[Message]:
 def decode_payload(envelope: Envelope, registry: Registry) -> Message:
     """Validate ``envelope.payload`` as the model its ``message_type`` names in ``registry``.
 
-    ``registry`` is a :class:`~contracts.topics.Topic`, a topic name, or a mapping
-    ``message_type → model``. Raises :class:`UnknownMessageType`, :class:`UnsupportedSchemaVersion`
+    ``registry`` is a :class:`~contracts.topics.Topic` (``contracts.topics.TOPICS[name]``) or a
+    mapping ``message_type → model``. Raises :class:`UnknownMessageType`, :class:`UnsupportedSchemaVersion`
     or :class:`SchemaViolation` (whose text lists field locations and error types, never values).
 
     Validation runs in JSON mode on the re-serialised payload: commands are strict there (an

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from contracts.base import Message, Rejection
 from contracts.envelope import Envelope
-from contracts.topics import TOPICS
+from contracts.topics import topic_of
 from kit.errors import ConcurrencyConflict, Malformed
 from kit.processing import Outcome
 from kit.settings import ServiceSettings
@@ -31,19 +31,6 @@ Decider = Callable[[S | None, Any, datetime], tuple[S | None, Sequence[Message |
 MAX_CONFLICT_RETRIES = 20
 
 
-def _topic_by_type() -> dict[str, str]:
-    routes: dict[str, str] = {}
-    for topic in TOPICS.values():
-        for cls in topic.messages:
-            if cls.MESSAGE_TYPE in routes and routes[cls.MESSAGE_TYPE] != topic.name:
-                raise RuntimeError(f"{cls.MESSAGE_TYPE} is carried by two topics")
-            routes[cls.MESSAGE_TYPE] = topic.name
-    return routes
-
-
-ROUTES = _topic_by_type()
-
-
 def event_id(cause: uuid.UUID, index: int) -> uuid.UUID:
     """Deterministic ids: deciding the same message again yields the same event ids."""
     return uuid.uuid5(cause, f"event-{index}")
@@ -54,7 +41,7 @@ Route = Callable[[Message], str]
 
 def default_route(message: Message) -> str:
     """The one topic the contracts' registry carries this message type on."""
-    return ROUTES[message.MESSAGE_TYPE]
+    return topic_of(message).name
 
 
 def outbox_entries(

@@ -11,15 +11,14 @@ before a crash is published again after it, under the same message id, and consu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kit.errors import is_infrastructure_error
 from kit.logs import log
+from kit.loops import Periodic
 from kit.metrics import Metrics
 from kit.store import AggregateStore, Pending
 
@@ -71,14 +70,13 @@ async def publish_unsent(
             )
         await store.mark_sent([e.id for e in unsent])
         seen[memo] = item.version
-        if store.written.get(item.aggregate_id, item.version + 1) <= item.version:
-            del store.written[item.aggregate_id]
+        store.published(item.aggregate_id, item.version)
         published += len(unsent)
     return published, left
 
 
 def _ours_or_stale(store: AggregateStore[Any], item: Pending, takeover_before: datetime) -> bool:
-    if store.written.get(item.aggregate_id, -1) >= item.version or item.updated_at is None:
+    if store.wrote(item.aggregate_id, item.version) or item.updated_at is None:
         return True
     return item.updated_at <= takeover_before
 
@@ -99,27 +97,25 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.takeover_s = takeover_s
         self.housekeeping_interval_s = housekeeping_interval_s
-        self._wake = asyncio.Event()
         self._seen: dict[tuple[str, str], int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("outbox_relay", self.round, interval_s)
         self._lock = asyncio.Lock()
         self._next_sweep = 0.0
         self._next_housekeeping = time.monotonic() + housekeeping_interval_s
 
     def notify(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def publish_fresh(self) -> int:
         """Publishes what this process just committed, from memory; returns how many went out."""
         async with self._lock:
             sent = 0
             for store in self.stores:
-                fresh, store.fresh = list(store.fresh.values()), {}
+                fresh = store.take_fresh()
                 try:
                     published, _ = await publish_unsent(store, fresh, self.publish, self._seen, fresh=True)
                 except BaseException:
-                    for item in fresh:  # kept for the next try, unless a newer commit replaced it
-                        store.fresh.setdefault(item.aggregate_id, item)
+                    store.return_fresh(fresh)
                     raise
                 sent += published
             self.metrics.published.inc(sent)
@@ -151,27 +147,20 @@ class OutboxRelay:
         for store in self.stores:
             await store.housekeep(now)
 
-    async def run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-            self._wake.clear()
-            try:
-                if time.monotonic() >= self._next_sweep:
-                    self._next_sweep = time.monotonic() + self.interval_s
-                    await self.flush()
-                else:
-                    await self.publish_fresh()
-                if time.monotonic() >= self._next_housekeeping:
-                    self._next_housekeeping = time.monotonic() + self.housekeeping_interval_s
-                    await self.housekeep()
-            except Exception as exc:
-                level = logging.INFO if is_infrastructure_error(exc) else logging.ERROR
-                log("outbox_relay_failed", error_class=type(exc).__name__, level=level)
+    async def round(self) -> None:
+        """Publishes what was just committed; every ``interval_s`` also sweeps for what others
+        left, and every ``housekeeping_interval_s`` completes and prunes (kit/store.py)."""
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.interval_s
+            await self.flush()
+        else:
+            await self.publish_fresh()
+        if time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + self.housekeeping_interval_s
+            await self.housekeep()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stops the loop, then publishes what is left; logs an error if that final flush fails.
@@ -179,11 +168,7 @@ class OutboxRelay:
         Call it while the producer is still open: an event committed but not published here
         waits for another replica's takeover, or for this service's next start.
         """
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         try:
             await self.flush()
         except Exception as exc:

@@ -156,12 +156,12 @@ class AggregateStore(Generic[S]):
         self.sent = database[f"{collection.name}_sent"]
         self.received = database["received"]
         self.state_type = state_type
-        self.written: dict[str, int] = {}
-        """Aggregates this process saved, by version, whose outbox its relay has not yet published."""
-        self.fresh: dict[str, Pending] = {}
+        self._written: dict[str, int] = {}
+        """Aggregates this process committed, by version, whose outbox it has not yet published."""
+        self._fresh: dict[str, Pending] = {}
         """What this process just committed with events, for its relay to publish without a query."""
-        self.superseded: list[str] = []
-        """Commit records this process replaced; deleted in batches by the relay."""
+        self._superseded: list[str] = []
+        """Commit records this process replaced, to delete in batches."""
         self._known_sent: OrderedDict[str, None] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
@@ -258,13 +258,34 @@ class AggregateStore(Generic[S]):
             raise ConcurrencyConflict(loaded.id) from None
         await self.project(loaded.id, document)
         if loaded.recorded:
-            self.superseded.append(record_id(loaded.id, loaded.version))
+            self._superseded.append(record_id(loaded.id, loaded.version))
         if kept_outbox:
-            self.written[loaded.id] = version
-            self.fresh[loaded.id] = Pending(loaded.id, version, tuple(kept_outbox), document["updated_at"])
+            self._written[loaded.id] = version
+            self._fresh[loaded.id] = Pending(loaded.id, version, tuple(kept_outbox), document["updated_at"])
         else:
-            self.fresh.pop(loaded.id, None)
+            self._fresh.pop(loaded.id, None)
         return version
+
+    # -- what this process committed, for its relay
+
+    def take_fresh(self) -> list[Pending]:
+        """The outboxes this process committed since the last call (newest version per aggregate)."""
+        fresh, self._fresh = list(self._fresh.values()), {}
+        return fresh
+
+    def return_fresh(self, items: list[Pending]) -> None:
+        """Outboxes whose publishing failed, kept for the next try unless a newer commit replaced them."""
+        for item in items:
+            self._fresh.setdefault(item.aggregate_id, item)
+
+    def wrote(self, aggregate_id: str, version: int) -> bool:
+        """Whether this process committed ``version`` (or later) of the aggregate, still unpublished."""
+        return self._written.get(aggregate_id, -1) >= version
+
+    def published(self, aggregate_id: str, version: int) -> None:
+        """The outbox of ``version`` is published: this process owes nothing for it any more."""
+        if self._written.get(aggregate_id, version + 1) <= version:
+            del self._written[aggregate_id]
 
     async def project(self, aggregate_id: str, document: Document) -> None:
         """Rolls the projection forward to ``document`` unless it already shows a newer version."""
@@ -350,9 +371,9 @@ class AggregateStore(Generic[S]):
 
     async def delete_superseded(self) -> int:
         """Deletes the commit records this process replaced (never an aggregate's newest)."""
-        if not self.superseded:
+        if not self._superseded:
             return 0
-        batch, self.superseded = self.superseded, []
+        batch, self._superseded = self._superseded, []
         result = await self.commits.delete_many({"_id": {"$in": batch}})
         return int(result.deleted_count)
 

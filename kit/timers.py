@@ -12,17 +12,13 @@ receiving a timer's command checks the state: a timer whose reason has passed ch
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from contracts.base import Message
-from kit.errors import is_infrastructure_error
-from kit.logs import log
+from kit.loops import Periodic
 from kit.outbox import Publish, publish_unsent
 from kit.store import AggregateStore
 
@@ -48,8 +44,8 @@ class TimerSweeper:
         self.publish = publish
         self.clock = clock
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
         self._seen: dict[tuple[str, str], int] = {}
+        self._loop = Periodic("timer_sweep", self.fire_due, interval_s)
 
     async def fire_due(self) -> int:
         """Publishes every due timer not yet marked fired; returns how many fired."""
@@ -60,22 +56,8 @@ class TimerSweeper:
             fired += published
         return fired
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.fire_due()
-            except Exception as exc:
-                level = logging.INFO if is_infrastructure_error(exc) else logging.ERROR
-                log("timer_sweep_failed", error_class=type(exc).__name__, level=level)
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="timer-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -20,9 +20,9 @@ from enum import StrEnum
 from typing import Any
 
 from casemesh.mesh import MeshHost, Processed, Record, digest
-from contracts.base import Actor, Command, Message, Role
+from contracts.base import Actor, Message, Role
 from contracts.envelope import Envelope
-from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
+from contracts.topics import topic_of
 
 PRODUCER = "casemesh-demo"
 
@@ -191,11 +191,8 @@ class StoryResult:
 
 
 def default_topic(message: Message) -> str:
-    """A command goes to its service's commands topic; an upstream event to its events topic."""
-    owner = type(message).__module__.rsplit(".", 1)[-1]
-    if owner == "customers":
-        return CUSTOMERS_TOPIC
-    return commands_topic(owner) if isinstance(message, Command) else events_topic(owner)
+    """The one topic the contracts' registry carries this message type on."""
+    return topic_of(message).name
 
 
 class Mesh:

@@ -43,7 +43,7 @@ def test_every_catalogue_example_decodes_from_its_own_topic() -> None:
 
 def test_decode_accepts_a_topic_name_or_a_mapping() -> None:
     envelope = Envelope.wrap(example(AssignCustomerToPS), csid=CSID, producer="upstream", occurred_at=NOW)
-    assert isinstance(decode_payload(envelope, commands_topic("referrals")), AssignCustomerToPS)
+    assert isinstance(decode_payload(envelope, TOPICS[commands_topic("referrals")]), AssignCustomerToPS)
     assert isinstance(
         decode_payload(envelope, {"AssignCustomerToPS": AssignCustomerToPS}), AssignCustomerToPS
     )
@@ -148,7 +148,7 @@ def test_an_event_tolerates_unknown_fields_in_nested_parts() -> None:
 
 def test_an_event_is_lax_where_a_command_is_strict() -> None:
     payload = {**example_payload(CustomerAssignedToPS), "officer_open_ps_customers": "14"}
-    decoded = decode_payload(_raw("CustomerAssignedToPS", payload), events_topic("referrals"))
+    decoded = decode_payload(_raw("CustomerAssignedToPS", payload), TOPICS[events_topic("referrals")])
     assert isinstance(decoded, CustomerAssignedToPS) and decoded.officer_open_ps_customers == 14
 
 
@@ -158,7 +158,7 @@ def test_a_command_refuses_an_oversized_list() -> None:
         {**payload["issues"][0], "issue_id": f"00000000-0000-4000-8000-{i:012d}"} for i in range(21)
     ]
     with pytest.raises(SchemaViolation) as caught:
-        decode_payload(_raw("RecordComplaint", payload), commands_topic("complaints"))
+        decode_payload(_raw("RecordComplaint", payload), TOPICS[commands_topic("complaints")])
     assert ("issues", "too_long") in caught.value.errors
 
 
