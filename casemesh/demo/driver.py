@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -394,7 +394,3 @@ class Story:
 
     def result(self, outcome: str, **facts: Any) -> StoryResult:
         return StoryResult(self.name, self.csid, list(self.steps), outcome, facts)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -34,8 +34,6 @@ from casemesh.demo.script import CHAPTERS
 from casemesh.mesh import MeshConfig
 from kit.logs import LOGGER, JsonFormatter, configure
 
-MODES = ("auto", "embedded", "env", "local")
-
 #: Quicker than a production service, so the day runs in seconds on real infrastructure too.
 DEMO_SETTINGS: dict[str, Any] = {
     "outbox_interval_s": 0.2,
