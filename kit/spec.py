@@ -38,17 +38,32 @@ Rule = Callable[[Any, Any, datetime, Any], Decision]
 """``rule(state, message, now, facts) -> (new_state, outputs)``; raises ``Refused`` to refuse."""
 
 
+_UNCHANGED: Any = object()
+
+
 class Refused(Exception):
     """A business refusal: the kit answers with the service's ``…Rejected`` event.
 
     ``details`` are the event's own fields (e.g. ``complaint_id``); the refused message's actor
-    is filled in as ``attempted_by`` unless given.
+    is filled in as ``attempted_by`` unless given. The state stays as it was, unless the refusal
+    itself leaves a mark: then ``state`` is the new state and ``outputs`` follow the event (an
+    audited segregation-of-duties breach, a timer armed again).
     """
 
-    def __init__(self, code: str, reason: str, **details: Any) -> None:
+    def __init__(
+        self,
+        code: str,
+        reason: str,
+        *,
+        state: Any = _UNCHANGED,
+        outputs: Sequence[Output] = (),
+        **details: Any,
+    ) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+        self.state = state
+        self.outputs = tuple(outputs)
         self.details = details
 
 
@@ -78,6 +93,8 @@ class ServiceSpec:
     service: str
     aggregates: Sequence[Aggregate[Any]]
     rejected: type[Rejection]
+    rejected_for: Mapping[type[Message], type[Rejection]] = field(default_factory=dict)
+    """The refusal event of particular message types, where it is not ``rejected``."""
 
     def __post_init__(self) -> None:
         seen: dict[type[Message], str] = {}
@@ -109,12 +126,14 @@ class ServiceSpec:
         try:
             return aggregate.rules[type(message)](current, message, now, facts)
         except Refused as refused:
-            return state, [self.refusal(refused, message)]
+            kept = state if refused.state is _UNCHANGED else refused.state
+            return kept, [self.refusal(refused, message), *refused.outputs]
 
     def refusal(self, refused: Refused, message: Any) -> Rejection:
         actor = getattr(message, "actor", None)
         details = {"attempted_by": actor if isinstance(actor, Actor) else None, **refused.details}
-        return self.rejected(reason_code=refused.code, reason=refused.reason, **details)
+        rejected = self.rejected_for.get(type(message), self.rejected)
+        return rejected(reason_code=refused.code, reason=refused.reason, **details)
 
     def stores(self, database: Any) -> dict[str, AggregateStore[Any]]:
         """One store per aggregate kind, by collection."""

@@ -1,6 +1,7 @@
 """Persistence of the approvals service: the customers' aggregates and the work-list projection.
 
-``approvals`` holds one aggregate per customer (see :mod:`services.approvals.domain`).
+``approvals`` holds one aggregate per customer (see :mod:`services.approvals.domain`; its store
+is the kit's, from ``services.approvals.spec.SPEC``).
 ``work_items`` is a projection, one document per request, rewritten from the aggregate's state
 after every handled message (also after a duplicate delivery, so a crash between the aggregate's
 save and the projection's write heals on redelivery). Rewriting from state is idempotent.
@@ -17,6 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from contracts.base import Role
+from contracts.envelope import Envelope
+from kit.processing import Outcome
 from kit.store import AggregateStore
 from services.approvals.domain import CustomerApprovals, PendingRequest, RequestStatus
 
@@ -49,21 +52,25 @@ def work_item(csid: str, book: CustomerApprovals, request: PendingRequest) -> Do
 
 
 class ApprovalsStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.aggregates: AggregateStore[CustomerApprovals] = AggregateStore(
-            database["approvals"], CustomerApprovals
-        )
+    """The work-list projection over the customers' aggregates (built by the spec's stores)."""
+
+    def __init__(
+        self, aggregates: AggregateStore[CustomerApprovals], database: AsyncDatabase[Document]
+    ) -> None:
+        self.aggregates = aggregates
         self.work_items: AsyncCollection[Document] = database["work_items"]
 
     async def ensure_indexes(self) -> None:
         await self.work_items.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
 
-    async def project(self, csid: str) -> None:
-        """Rewrites the work items of ``csid``'s requests from the stored aggregate.
+    async def project(self, envelope: Envelope, message: object, outcome: Outcome) -> None:
+        """Rewrites the work items of the envelope's customer's requests from the stored aggregate
+        (the kit runs it after every handled message, whatever its outcome).
 
         Each item carries the aggregate version it was written from and is replaced only by an
         equal or newer one. Writes go in batches under FerretDB's limit of 100 statements.
         """
+        csid = envelope.csid
         loaded = await self.aggregates.load(csid)
         book = loaded.state
         if book is None or not book.requests:

@@ -28,7 +28,8 @@ from contracts.catalogue.approvals import (
     WithdrawApprovalRequest,
 )
 from kit.timers import Deferred
-from services.approvals.domain import CustomerApprovals, RequestStatus, decide
+from services.approvals.domain import CustomerApprovals, RequestStatus
+from services.approvals.spec import decide
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DUE = NOW + timedelta(days=5)

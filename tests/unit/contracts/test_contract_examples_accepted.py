@@ -74,7 +74,7 @@ def referrals() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
 
 
 def approvals() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
-    from services.approvals.domain import decide
+    from services.approvals.spec import decide
 
     return lambda state, message: decide(state, message, NOW)
 
