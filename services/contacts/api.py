@@ -28,11 +28,11 @@ from starlette.types import Message as AsgiMessage
 
 from contracts.base import Actor
 from contracts.catalogue.contacts import ContactsReasonCode
-from kit.processing import Clock
+from kit.processing import Clock, Handler
 from services.contacts import domain, filetypes
 from services.contacts.domain import AttachmentState, AttachmentUpload, NoteState
-from services.contacts.handlers import ContactsHandlers
 from services.contacts.settings import ContactsSettings
+from services.contacts.spec import internal_envelope
 from services.contacts.store import ContactsStore
 
 PRIVILEGE_HEADER = "x-casemesh-privilege"
@@ -188,13 +188,13 @@ class ContactsApi:
     def __init__(
         self,
         store: ContactsStore,
-        handlers: ContactsHandlers,
+        handle: Handler,
         settings: ContactsSettings,
         clock: Clock,
         on_change: Callable[[], None],
     ) -> None:
         self.store = store
-        self.handlers = handlers
+        self.handle = handle
         self.settings = settings
         self.clock = clock
         self.on_change = on_change
@@ -416,8 +416,7 @@ class ContactsApi:
             uploaded_by=actor,
             verdict=verdict,
         )
-        await self.handlers.record_upload(csid, upload, now)
-        self.on_change()
+        await self._record(csid, upload, now)
         return JSONResponse(
             {
                 "attachment_id": str(attachment_id),
@@ -432,10 +431,17 @@ class ContactsApi:
             status_code=201,
         )
 
+    async def _record(self, csid: str, upload: AttachmentUpload, now: datetime) -> None:
+        """Decided through the spec like a message, with an envelope of its own (never published)."""
+        name, payload = self.settings.service_name, {"attachment_id": str(upload.attachment_id)}
+        await self.handle(
+            internal_envelope("UploadAttachment", csid, now, name, payload=payload), upload, now
+        )
+        self.on_change()
+
     async def _refuse(self, csid: str, upload: AttachmentUpload, now: datetime) -> Response:
         """The refusal is recorded (AttachmentRefused, through the outbox) and answered with its code."""
-        await self.handlers.record_upload(csid, upload, now)
-        self.on_change()
+        await self._record(csid, upload, now)
         verdict = upload.verdict
         assert verdict.refusal is not None
         return _refusal(

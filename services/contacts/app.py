@@ -1,35 +1,63 @@
-"""Wiring of the contacts service: its subscribers, stores, HTTP endpoints and background job.
-
-It reads ``contracts.topics.READS["contacts"]``: its own commands, and the notifications,
-referrals and complaints events it keeps the communications log (and MSP incidents) from.
+"""The contacts service: its spec, run by the kit (topics from the contracts' registry), plus what
+is its own — the read endpoints and the upload (``api``), the quarantine job (``jobs``), and the
+facts its rules are given.
 """
 
 from __future__ import annotations
 
-from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
 
-from contracts.topics import SENDS_COMMANDS, events_topic, topics_read_by
+from faststream import FastStream
+
+from contracts.catalogue.contacts import IssueMeetingMinutes, RecordMeetingMinutes
+from contracts.envelope import Envelope
 from kit.processing import Clock
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
+from kit.spec import handler
 from services.contacts.api import ContactsApi
-from services.contacts.handlers import ContactsHandlers
+from services.contacts.domain import Facts, Privileges
 from services.contacts.jobs import QuarantineChecker
 from services.contacts.settings import ContactsSettings
+from services.contacts.spec import SPEC
 from services.contacts.store import ContactsStore
 
-SERVICE = "contacts"
+
+class ContactsFacts:
+    """The facts of one message: the configured rules, the envelope's customer and id, and the
+    customer's attachments a minutes command refers to (read before deciding)."""
+
+    def __init__(self, store: ContactsStore, settings: ContactsSettings) -> None:
+        self.store = store
+        self.configured = Facts(
+            csid="",
+            meeting_required_case_types=frozenset(settings.meeting_required_case_types),
+            privilege_of=Privileges(settings.role_privileges, settings.default_role_privilege),
+        )
+
+    async def __call__(self, envelope: Envelope, message: Any) -> Facts:
+        ids: Sequence[UUID] = ()
+        if isinstance(message, RecordMeetingMinutes):
+            ids = message.attachment_ids
+        elif isinstance(message, IssueMeetingMinutes):
+            meeting = (await self.store.meetings.load(str(message.meeting_id))).state
+            if meeting is not None and meeting.minutes is not None:
+                ids = meeting.minutes.attachment_ids
+        attachments = await self.store.attachment_summaries(envelope.csid, ids)
+        return replace(
+            self.configured, csid=envelope.csid, message_id=envelope.message_id, attachments=attachments
+        )
 
 
 def create_runtime(settings: ContactsSettings | None = None, clock: Clock = utc_now) -> ServiceRuntime:
     settings = settings or ContactsSettings()
-    # Its events, and SendEmail on notifications' commands topic (issuing minutes).
-    produces = [events_topic(SERVICE), *SENDS_COMMANDS[SERVICE]]
 
-    async def build(db: Database, runtime: ServiceRuntime) -> Wiring:
-        store = ContactsStore(db)
+    async def build(database: Database, runtime: ServiceRuntime) -> Wiring:
+        store = ContactsStore(database)
         await store.ensure_read_indexes()
-        handlers = ContactsHandlers(store, settings)
+        handle = handler(SPEC, store.aggregates, settings, ContactsFacts(store, settings))
         checker: QuarantineChecker | None = None
 
         def changed() -> None:
@@ -38,23 +66,13 @@ def create_runtime(settings: ContactsSettings | None = None, clock: Clock = utc_
             if checker is not None:
                 checker.wake()
 
-        checker = QuarantineChecker(store, handlers, clock, settings.quarantine_interval_s, changed)
-        api = ContactsApi(store, handlers, settings, clock, changed)
-        return Wiring(handle=handlers, stores=store.aggregates, routes=api.routes(), background=[checker.run])
+        name, interval = settings.service_name, settings.quarantine_interval_s
+        checker = QuarantineChecker(store, handle, name, clock, interval, changed)
+        api = ContactsApi(store, handle, settings, clock, changed)
+        stores = list(store.aggregates.values())
+        return Wiring(handle=handle, stores=stores, routes=api.routes(), background=[checker.run])
 
-    runtime = ServiceRuntime(
-        settings,
-        consumes=[t.name for t in topics_read_by(SERVICE)],
-        produces=produces,
-        build=build,
-        clock=clock,
-    )
-
-    @runtime.broker.subscriber(*runtime.topics, **runtime.subscription)  # type: ignore[untyped-decorator]
-    async def on_contacts_input(message: KafkaMessage) -> None:
-        await runtime.consume(message)
-
-    return runtime
+    return ServiceRuntime.for_service(settings, build=build, clock=clock)
 
 
 def create_app(settings: ContactsSettings | None = None, clock: Clock = utc_now) -> FastStream:

@@ -1,14 +1,15 @@
 """Persistence of the contacts service — the only module that imports pymongo.
 
-One ``AggregateStore`` (kit) per aggregate kind, plus the read-model queries behind the HTTP
-endpoints, and the attachment file store (GridFS; checked to work on FerretDB 1.24 and MongoDB).
+The aggregate stores are the kit's, one per aggregate of the spec (``SPEC.stores``); this module
+adds the read-model queries behind the HTTP endpoints, the facts read before deciding, and the
+attachment file store (GridFS; checked to work on FerretDB 1.24 and MongoDB).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from bson import ObjectId
@@ -20,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.store import AggregateStore
 from services.contacts.domain import (
-    AssessmentState,
     AttachmentRecordStatus,
     AttachmentState,
     AttachmentSummary,
@@ -29,6 +29,7 @@ from services.contacts.domain import (
     MeetingState,
     NoteState,
 )
+from services.contacts.spec import ATTACHMENTS, COMMUNICATIONS, INCIDENTS, MEETINGS, NOTES, SPEC
 
 Document = dict[str, Any]
 
@@ -119,26 +120,18 @@ class ContactsStore:
 
     def __init__(self, db: AsyncDatabase[Document], files: FileStore | None = None) -> None:
         self.db = db
-        self.assessments = AggregateStore(db["meeting_assessments"], AssessmentState)
-        self.meetings = AggregateStore(db["meetings"], MeetingState)
-        self.notes = AggregateStore(db["notes"], NoteState)
-        self.communications = AggregateStore(db["communications"], CommunicationState)
-        self.incidents = AggregateStore(db["incidents"], IncidentState)
-        self.attachments = AggregateStore(db["attachments"], AttachmentState)
+        self.aggregates: dict[str, AggregateStore[Any]] = SPEC.stores(db)
+        """The kit's store of each aggregate, by collection (what the spec's handler writes to)."""
+        self.meetings = cast(AggregateStore[MeetingState], self.aggregates[MEETINGS.collection])
+        self.notes = cast(AggregateStore[NoteState], self.aggregates[NOTES.collection])
+        self.communications = cast(
+            AggregateStore[CommunicationState], self.aggregates[COMMUNICATIONS.collection]
+        )
+        self.incidents = cast(AggregateStore[IncidentState], self.aggregates[INCIDENTS.collection])
+        self.attachments = cast(AggregateStore[AttachmentState], self.aggregates[ATTACHMENTS.collection])
         self.files: FileStore = files or (
             GridFsFileStore(db) if isinstance(db, AsyncDatabase) else MemoryFileStore()
         )
-
-    @property
-    def aggregates(self) -> list[AggregateStore[Any]]:
-        return [
-            self.assessments,
-            self.meetings,
-            self.notes,
-            self.communications,
-            self.incidents,
-            self.attachments,
-        ]
 
     async def ensure_read_indexes(self) -> None:
         await self.communications.collection.create_index(

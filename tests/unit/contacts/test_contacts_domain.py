@@ -62,7 +62,7 @@ from contracts.catalogue.notifications import (
     SmsSuppressionReason,
 )
 from contracts.catalogue.referrals import PSStackingDocumentCreated, StackingDocumentOrigin
-from services.contacts import domain, filetypes
+from services.contacts import domain, filetypes, spec
 from services.contacts.domain import (
     AttachmentRecordStatus,
     AttachmentState,
@@ -125,7 +125,7 @@ def test_a_meeting_is_required_for_configured_case_types_or_when_information_is_
         missing_information=missing,
         conflicting_information=conflicting,
     )
-    state, events = domain.decide_assessment(None, command, NOW, always_required={"PROGRAMME_A"})
+    state, events = spec.decide_assessment(None, command, NOW, always_required={"PROGRAMME_A"})
     assert events == [
         MeetingRequirementAssessed(
             case_id=CASE, case_type=case_type, meeting_required=required, reason=reason
@@ -165,7 +165,7 @@ def decide_meeting(
     csid: str = CSID,
     attachments: dict[uuid.UUID, AttachmentSummary] | None = None,
 ) -> tuple[MeetingState | None, list[Message]]:
-    return domain.decide_meeting(state, command, NOW, csid=csid, attachments=attachments)
+    return spec.decide_meeting(state, command, NOW, csid=csid, attachments=attachments)
 
 
 def scheduled() -> MeetingState:
@@ -328,7 +328,7 @@ NOTE_ID = uuid.UUID("6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e")
 def decide_note(
     state: NoteState | None, command: Any, at: datetime = NOW, csid: str = CSID
 ) -> tuple[NoteState | None, list[Message]]:
-    return domain.decide_note(state, command, at, csid=csid, privilege_of=privilege_of)
+    return spec.decide_note(state, command, at, csid=csid, privilege_of=privilege_of)
 
 
 def add_note(level: int = 2, author: Actor = OFFICER) -> AddNote:
@@ -415,7 +415,7 @@ def test_raising_a_notes_sensitivity_protects_its_earlier_text_too() -> None:
 def log(
     state: CommunicationState | None, message: Any, at: datetime = NOW
 ) -> tuple[CommunicationState | None, list[Message]]:
-    return domain.decide_communication(state, message, at, csid=CSID, source_message_id=uuid.uuid4())
+    return spec.decide_communication(state, message, at, csid=CSID, source_message_id=uuid.uuid4())
 
 
 def logged(events: list[Message]) -> CommunicationLogged:
@@ -577,13 +577,13 @@ def test_an_msp_incident_is_recorded_once() -> None:
     raised = MSPIncidentRaised(
         incident_id=uuid.uuid4(), msp_id=uuid.uuid4(), description="Raised voice, threats"
     )
-    state, events = domain.decide_incident(None, raised, NOW, csid=CSID)
+    state, events = spec.decide_incident(None, raised, NOW, csid=CSID)
     assert events == [
         IncidentRecorded(
             incident_id=raised.incident_id, msp_id=raised.msp_id, description="Raised voice, threats"
         )
     ]
-    assert domain.decide_incident(state, raised, NOW, csid=CSID)[1] == []
+    assert spec.decide_incident(state, raised, NOW, csid=CSID)[1] == []
 
 
 # ------------------------------------------------------------------ attachments
@@ -675,7 +675,7 @@ def upload(verdict: domain.UploadVerdict, **changes: Any) -> AttachmentUpload:
 def decide_attachment(
     state: AttachmentState | None, message: Any
 ) -> tuple[AttachmentState | None, list[Message]]:
-    return domain.decide_attachment(state, message, NOW, csid=CSID, message_id=uuid.uuid4())
+    return spec.decide_attachment(state, message, NOW, csid=CSID, message_id=uuid.uuid4())
 
 
 def test_an_accepted_upload_is_quarantined_and_its_event_carries_only_the_reference() -> None:
