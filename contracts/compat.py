@@ -196,39 +196,59 @@ class _Checker:
     def compare(self, old: Schema, new: Schema, path: str) -> None:
         old_variants = self._variants(old, self.old_root)
         new_variants = self._variants(new, self.new_root)
-        old_by_type = self._by_type(old_variants)
         new_by_type = self._by_type(new_variants)
-        if self.forward:
-            if "any" in old_by_type:  # old readers accepted anything here
-                return
-            if "any" in new_by_type:
-                self.report(path, "type widened - anything is now accepted", "type-widened")
-                return
-            for kind in new_by_type:
-                if kind not in old_by_type and not (kind == "integer" and "number" in old_by_type):
-                    before = ", ".join(sorted(old_by_type))
-                    self.report(path, f"type widened - {kind} is now accepted (was {before})", "type-widened")
-        elif "any" in new_by_type:  # the new schema accepts anything here
+        if not self._compare_types(self._by_type(old_variants), new_by_type, path):
             return
         for old_node, old_ref in old_variants:
-            kind = self._type_of(old_node)
-            candidates = new_by_type.get(kind) or (new_by_type.get("number") if kind == "integer" else None)
-            if not candidates:
-                if not self.forward:
-                    accepted = ", ".join(sorted(new_by_type)) or "nothing"
-                    self.report(
-                        path,
-                        f"type narrowed - {kind} is no longer accepted (now {accepted})",
-                        "type-narrowed",
-                    )
-                continue
-            new_node, new_ref = self._pair(old_node, candidates)
-            if old_ref and new_ref:
-                # A shared definition is compared once (enough to report it; ends recursive models).
-                if (old_ref, new_ref) in self._seen:
-                    continue
-                self._seen.add((old_ref, new_ref))
-            self._compare_constraints(old_node, new_node, path)
+            self._compare_variant(old_node, old_ref, new_by_type, path)
+
+    def _compare_types(
+        self,
+        old_by_type: Mapping[str, list[tuple[Schema, str]]],
+        new_by_type: Mapping[str, list[tuple[Schema, str]]],
+        path: str,
+    ) -> bool:
+        """Reports JSON types newly accepted (forward); False when one side accepts anything here,
+        so there is nothing more to compare."""
+        if not self.forward:
+            return "any" not in new_by_type  # the new schema accepts anything here
+        if "any" in old_by_type:  # old readers accepted anything here
+            return False
+        if "any" in new_by_type:
+            self.report(path, "type widened - anything is now accepted", "type-widened")
+            return False
+        for kind in new_by_type:
+            if kind not in old_by_type and not (kind == "integer" and "number" in old_by_type):
+                before = ", ".join(sorted(old_by_type))
+                self.report(path, f"type widened - {kind} is now accepted (was {before})", "type-widened")
+        return True
+
+    def _compare_variant(
+        self,
+        old_node: Schema,
+        old_ref: str,
+        new_by_type: Mapping[str, list[tuple[Schema, str]]],
+        path: str,
+    ) -> None:
+        """Compares one of the old schema's variants with the new variant of the same JSON type."""
+        kind = self._type_of(old_node)
+        candidates = new_by_type.get(kind) or (new_by_type.get("number") if kind == "integer" else None)
+        if not candidates:
+            if not self.forward:
+                accepted = ", ".join(sorted(new_by_type)) or "nothing"
+                self.report(
+                    path,
+                    f"type narrowed - {kind} is no longer accepted (now {accepted})",
+                    "type-narrowed",
+                )
+            return
+        new_node, new_ref = self._pair(old_node, candidates)
+        if old_ref and new_ref:
+            # A shared definition is compared once (enough to report it; ends recursive models).
+            if (old_ref, new_ref) in self._seen:
+                return
+            self._seen.add((old_ref, new_ref))
+        self._compare_constraints(old_node, new_node, path)
 
     @staticmethod
     def _pair(old: Schema, candidates: list[tuple[Schema, str]]) -> tuple[Schema, str]:
@@ -248,6 +268,11 @@ class _Checker:
             self.compare(old["items"], new["items"], f"{path}[]")
 
     def _compare_limits(self, old: Schema, new: Schema, path: str) -> None:
+        self._compare_upper_limits(old, new, path)
+        self._compare_lower_limits(old, new, path)
+        self._compare_exact(old, new, path)
+
+    def _compare_upper_limits(self, old: Schema, new: Schema, path: str) -> None:
         for key in _UPPER_LIMITS:
             if self.forward:
                 if key in old and (key not in new or new[key] > old[key]):
@@ -256,6 +281,8 @@ class _Checker:
             elif key in new and (key not in old or new[key] < old[key]):
                 was = old.get(key, "none")
                 self.report(path, f"{key} lowered from {was} to {new[key]}", "limit-narrowed")
+
+    def _compare_lower_limits(self, old: Schema, new: Schema, path: str) -> None:
         for key in _LOWER_LIMITS:
             if self.forward:
                 if key in old and (key not in new or new[key] < old[key]):
@@ -264,6 +291,8 @@ class _Checker:
             elif key in new and (key not in old or new[key] > old[key]):
                 was = old.get(key, "none")
                 self.report(path, f"{key} raised from {was} to {new[key]}", "limit-narrowed")
+
+    def _compare_exact(self, old: Schema, new: Schema, path: str) -> None:
         for key in _EXACT:
             changed = key in old if self.forward else key in new
             if changed and old.get(key) != new.get(key):
@@ -308,32 +337,55 @@ class _Checker:
     def _compare_object(self, old: Schema, new: Schema, path: str) -> None:
         old_props: Mapping[str, Any] = old.get("properties", {})
         new_props: Mapping[str, Any] = new.get("properties", {})
-        old_required = set(old.get("required", ()))
-        new_required = set(new.get("required", ()))
         old_extra = old.get("additionalProperties", True)
         new_extra = new.get("additionalProperties", True)
+        self._compare_properties(old_props, new_props, path)
+        if self.forward:
+            self._compare_object_forward(old, new, path)
+        else:
+            self._compare_object_backward(old, new, path)
+        if isinstance(old_extra, Mapping) and isinstance(new_extra, Mapping):
+            self.compare(old_extra, new_extra, f"{path}{{}}")
+
+    def _compare_properties(
+        self, old_props: Mapping[str, Any], new_props: Mapping[str, Any], path: str
+    ) -> None:
+        """Each old property against its new schema; a removed one breaks backward."""
         for name, old_prop in old_props.items():
             if name not in new_props:
                 if not self.forward:
                     self.report(f"{path}.{name}", "property removed or renamed", "field-removed")
             else:
                 self.compare(old_prop, new_props[name], f"{path}.{name}")
-        if self.forward:
-            for name in sorted(old_required - new_required):
-                self.report(f"{path}.{name}", "field no longer required", "required-dropped")
-            for name in new_props:
-                if name not in old_props and old_extra is False:
-                    self.report(f"{path}.{name}", "property added where old readers refuse it", "opened")
-            if old_extra is False and new_extra is not False:
-                self.report(path, "additional properties now allowed", "opened")
-        else:
-            for name in sorted(new_required - old_required):
-                what = "new required field" if name not in old_props else "field became required"
-                self.report(f"{path}.{name}", what, "required-added")
-            if new_extra is False and old_extra is not False:
-                self.report(path, "additional properties no longer allowed", "closed")
-        if isinstance(old_extra, Mapping) and isinstance(new_extra, Mapping):
-            self.compare(old_extra, new_extra, f"{path}{{}}")
+
+    def _compare_object_forward(self, old: Schema, new: Schema, path: str) -> None:
+        """What old readers of an object refuse: a field they need gone missing, unknown properties."""
+        old_props: Mapping[str, Any] = old.get("properties", {})
+        new_props: Mapping[str, Any] = new.get("properties", {})
+        old_required = set(old.get("required", ()))
+        new_required = set(new.get("required", ()))
+        old_extra = old.get("additionalProperties", True)
+        new_extra = new.get("additionalProperties", True)
+        for name in sorted(old_required - new_required):
+            self.report(f"{path}.{name}", "field no longer required", "required-dropped")
+        for name in new_props:
+            if name not in old_props and old_extra is False:
+                self.report(f"{path}.{name}", "property added where old readers refuse it", "opened")
+        if old_extra is False and new_extra is not False:
+            self.report(path, "additional properties now allowed", "opened")
+
+    def _compare_object_backward(self, old: Schema, new: Schema, path: str) -> None:
+        """What the new object refuses that the old one accepted: new required fields, closing it."""
+        old_props: Mapping[str, Any] = old.get("properties", {})
+        old_required = set(old.get("required", ()))
+        new_required = set(new.get("required", ()))
+        old_extra = old.get("additionalProperties", True)
+        new_extra = new.get("additionalProperties", True)
+        for name in sorted(new_required - old_required):
+            what = "new required field" if name not in old_props else "field became required"
+            self.report(f"{path}.{name}", what, "required-added")
+        if new_extra is False and old_extra is not False:
+            self.report(path, "additional properties no longer allowed", "closed")
 
 
 def _allowed_values(node: Schema) -> list[Any] | None:

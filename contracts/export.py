@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,52 +313,78 @@ def asyncapi_document(party: str) -> dict[str, Any]:
     approved versions, and the wire rules (``info.x-casemesh-…``).
     """
     written, read = _party_topics(party)
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    used: dict[str, type[Message]] = {}
-    keys: dict[str, TopicKey] = {}
-    bare: set[str] = set()
-    dead_letter_used = False
+    channels = _Channels()
+    for topic in [*written, *read]:
+        channels.add(topic)
+    operations = {**_send_operations(party, written, channels), **_receive_operations(party, read)}
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": _info(party),
+        "servers": SERVERS,
+        "defaultContentType": "application/json",
+        "channels": channels.channels,
+        "operations": operations,
+        "components": _components(channels),
+    }
 
-    def add_channel(topic: Topic) -> str:
-        nonlocal dead_letter_used
+
+class _Channels:
+    """The channels of one AsyncAPI document, in the order they were added, and what they carry."""
+
+    def __init__(self) -> None:
+        self.channels: dict[str, Any] = {}
+        #: message type → class, Kafka key; ``bare``: the types that travel without an envelope.
+        self.used: dict[str, type[Message]] = {}
+        self.keys: dict[str, TopicKey] = {}
+        self.bare: set[str] = set()
+        self.dead_letter_used = False
+
+    def add(self, topic: Topic) -> str:
+        """Adds the topic's channel unless it is there already; returns the channel id."""
         cid = channel_id(topic)
-        if cid not in channels:
-            if topic.kind is TopicKind.DEADLETTER:
-                messages = {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}}
-                dead_letter_used = True
-            else:
-                messages = {
-                    cls.MESSAGE_TYPE: {"$ref": f"#/components/messages/{cls.MESSAGE_TYPE}"}
-                    for cls in topic.messages
-                }
-                used.update({cls.MESSAGE_TYPE: cls for cls in topic.messages})
-                keys.update({cls.MESSAGE_TYPE: topic.key for cls in topic.messages})
-                if not topic.enveloped:
-                    bare.update(cls.MESSAGE_TYPE for cls in topic.messages)
-            key = (
-                "the producer named in the envelope"
-                if topic.key is TopicKey.PRODUCER
-                else "the envelope's csid"
-            )
-            channels[cid] = {
-                "address": topic.name,
-                "title": topic.name,
-                "description": f"{topic.description} Writer: {topic.writer}. Kafka key: {key}.",
-                "messages": messages,
-                "bindings": {"kafka": {"topic": topic.name, "bindingVersion": KAFKA_BINDING_VERSION}},
-            }
-            if topic.kind is TopicKind.DEADLETTER:
-                channels[cid]["tags"] = [
-                    {"name": "operators", "description": "For the people running the mesh."}
-                ]
+        if cid not in self.channels:
+            self.channels[cid] = self._channel(topic)
         return cid
 
-    def message_refs(cid: str, types: Iterable[str]) -> list[dict[str, str]]:
-        return [{"$ref": f"#/channels/{cid}/messages/{t}"} for t in types]
+    def _channel(self, topic: Topic) -> dict[str, Any]:
+        key = _key_description(topic)
+        channel: dict[str, Any] = {
+            "address": topic.name,
+            "title": topic.name,
+            "description": f"{topic.description} Writer: {topic.writer}. Kafka key: {key}.",
+            "messages": self._messages(topic),
+            "bindings": {"kafka": {"topic": topic.name, "bindingVersion": KAFKA_BINDING_VERSION}},
+        }
+        if topic.kind is TopicKind.DEADLETTER:
+            channel["tags"] = [{"name": "operators", "description": "For the people running the mesh."}]
+        return channel
 
-    for topic in [*written, *read]:
-        add_channel(topic)
+    def _messages(self, topic: Topic) -> dict[str, Any]:
+        if topic.kind is TopicKind.DEADLETTER:
+            self.dead_letter_used = True
+            return {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}}
+        self.used.update({cls.MESSAGE_TYPE: cls for cls in topic.messages})
+        self.keys.update({cls.MESSAGE_TYPE: topic.key for cls in topic.messages})
+        if not topic.enveloped:
+            self.bare.update(cls.MESSAGE_TYPE for cls in topic.messages)
+        return {
+            cls.MESSAGE_TYPE: {"$ref": f"#/components/messages/{cls.MESSAGE_TYPE}"} for cls in topic.messages
+        }
+
+
+def _key_description(topic: Topic) -> str:
+    if topic.key is TopicKey.PRODUCER:
+        return "the producer named in the envelope"
+    return "the envelope's csid"
+
+
+def _message_refs(cid: str, types: Iterable[str]) -> list[dict[str, str]]:
+    return [{"$ref": f"#/channels/{cid}/messages/{t}"} for t in types]
+
+
+def _send_operations(party: str, written: Iterable[Topic], channels: _Channels) -> dict[str, Any]:
+    """One send operation per written topic; for upstream, one per command (with its ``reply``)."""
+    operations: dict[str, Any] = {}
     for topic in written:
         cid = channel_id(topic)
         if topic.kind is TopicKind.DEADLETTER:
@@ -369,14 +395,20 @@ def asyncapi_document(party: str) -> dict[str, Any]:
             continue
         if party == UPSTREAM and topic.kind is TopicKind.COMMANDS:
             for message_type in types:
-                operations[f"send_{message_type}"] = _command_operation(cid, message_type, add_channel)
+                operations[f"send_{message_type}"] = _command_operation(cid, message_type, channels.add)
             continue
         operations[f"send_{cid}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{cid}"},
             "summary": f"{party} writes to {topic.name}.",
-            "messages": message_refs(cid, types),
+            "messages": _message_refs(cid, types),
         }
+    return operations
+
+
+def _receive_operations(party: str, read: Iterable[Topic]) -> dict[str, Any]:
+    """One receive operation per topic read."""
+    operations: dict[str, Any] = {}
     for topic in read:
         cid = channel_id(topic)
         is_dead_letter = topic.kind is TopicKind.DEADLETTER
@@ -384,38 +416,55 @@ def asyncapi_document(party: str) -> dict[str, Any]:
             "action": "receive",
             "channel": {"$ref": f"#/channels/{cid}"},
             "summary": f"{party} consumes {topic.name}.",
-            "messages": message_refs(cid, ["DeadLetter"] if is_dead_letter else topic.message_types),
+            "messages": _message_refs(cid, ["DeadLetter"] if is_dead_letter else topic.message_types),
         }
+    return operations
 
-    ordered = sorted(used.values(), key=lambda c: c.MESSAGE_TYPE)
+
+def _components(channels: _Channels) -> dict[str, Any]:
+    """The schemas and messages of every message type the channels carry, sorted by type."""
+    ordered = sorted(channels.used.values(), key=lambda c: c.MESSAGE_TYPE)
     models: list[type[Message] | type[Envelope]] = [
-        cls if cls.MESSAGE_TYPE in bare else typed_envelope(cls) for cls in ordered
+        cls if cls.MESSAGE_TYPE in channels.bare else typed_envelope(cls) for cls in ordered
     ]
     key_map, defs = models_json_schema(
         [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
     )
-    messages: dict[str, Any] = {}
-    for cls, model in zip(ordered, models, strict=True):
-        name = cls.MESSAGE_TYPE
-        example = example_payload(cls) if name in bare else _example_envelope(cls)
-        messages[name] = {
-            "name": name,
-            "title": name,
-            "summary": _first_line(cls.__doc__),
-            "description": (cls.__doc__ or "").strip(),
-            "contentType": "application/json",
-            "headers": BARE_HEADERS if name in bare else ENVELOPE_HEADERS,
-            "payload": key_map[(model, "validation")],
-            "bindings": {"kafka": {"key": _key_schema(keys[name]), "bindingVersion": KAFKA_BINDING_VERSION}},
-            "examples": [{"name": "example", "payload": example}],
-            "x-schema-version": cls.SCHEMA_VERSION,
-            "x-kind": "command" if issubclass(cls, Command) else "event",
-        }
-        if name in ANSWERS:
-            messages[name]["x-casemesh-answers"] = ANSWERS[name].as_json()
-    if dead_letter_used:
+    messages: dict[str, Any] = {
+        cls.MESSAGE_TYPE: _message_component(cls, key_map[(model, "validation")], channels)
+        for cls, model in zip(ordered, models, strict=True)
+    }
+    if channels.dead_letter_used:
         messages["DeadLetter"] = _dead_letter_message()
+    return {"schemas": defs.get("$defs", {}), "messages": messages}
 
+
+def _message_component(cls: type[Message], payload: Any, channels: _Channels) -> dict[str, Any]:
+    name = cls.MESSAGE_TYPE
+    bare = name in channels.bare
+    message: dict[str, Any] = {
+        "name": name,
+        "title": name,
+        "summary": _first_line(cls.__doc__),
+        "description": (cls.__doc__ or "").strip(),
+        "contentType": "application/json",
+        "headers": BARE_HEADERS if bare else ENVELOPE_HEADERS,
+        "payload": payload,
+        "bindings": {
+            "kafka": {"key": _key_schema(channels.keys[name]), "bindingVersion": KAFKA_BINDING_VERSION}
+        },
+        "examples": [
+            {"name": "example", "payload": example_payload(cls) if bare else _example_envelope(cls)}
+        ],
+        "x-schema-version": cls.SCHEMA_VERSION,
+        "x-kind": "command" if issubclass(cls, Command) else "event",
+    }
+    if name in ANSWERS:
+        message["x-casemesh-answers"] = ANSWERS[name].as_json()
+    return message
+
+
+def _info(party: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "title": f"Casemesh - {party}",
         "version": __version__,
@@ -424,15 +473,7 @@ def asyncapi_document(party: str) -> dict[str, Any]:
     }
     if party in (UPSTREAM, "notifications", "complaints", "contacts"):
         info["x-casemesh-templates"] = templates_table()
-    return {
-        "asyncapi": ASYNCAPI_VERSION,
-        "info": info,
-        "servers": SERVERS,
-        "defaultContentType": "application/json",
-        "channels": channels,
-        "operations": operations,
-        "components": {"schemas": defs.get("$defs", {}), "messages": messages},
-    }
+    return info
 
 
 def templates_table() -> list[dict[str, Any]]:
@@ -450,7 +491,7 @@ def templates_table() -> list[dict[str, Any]]:
     ]
 
 
-def _command_operation(cid: str, message_type: str, add_channel: Any) -> dict[str, Any]:
+def _command_operation(cid: str, message_type: str, add_channel: Callable[[Topic], str]) -> dict[str, Any]:
     """Sending one command, with the events it can be answered with as the operation's ``reply``."""
     answers = ANSWERS[message_type]
     events = TOPICS[answers.as_json()["topic"]]  # type: ignore[index]
@@ -527,13 +568,15 @@ def _write_json(path: Path, data: Any) -> Path:
 def export(directory: Path) -> list[Path]:
     """Write ``schemas/<MessageType>.v<N>.json``, ``schemas/Envelope.json`` and ``asyncapi/<party>.json``."""
     directory = Path(directory)
-    written: list[Path] = []
-    for cls in sorted(ALL_MESSAGES, key=lambda c: c.MESSAGE_TYPE):
-        path = directory / "schemas" / f"{cls.MESSAGE_TYPE}.v{cls.SCHEMA_VERSION}.json"
-        written.append(_write_json(path, message_schema(cls)))
-    written.append(_write_json(directory / "schemas" / "Envelope.json", envelope_schema()))
-    for party in PARTIES:
-        written.append(_write_json(directory / "asyncapi" / f"{party}.json", asyncapi_document(party)))
+    schemas = directory / "schemas"
+    written = [
+        _write_json(schemas / f"{cls.MESSAGE_TYPE}.v{cls.SCHEMA_VERSION}.json", message_schema(cls))
+        for cls in sorted(ALL_MESSAGES, key=lambda c: c.MESSAGE_TYPE)
+    ]
+    written.append(_write_json(schemas / "Envelope.json", envelope_schema()))
+    written.extend(
+        _write_json(directory / "asyncapi" / f"{party}.json", asyncapi_document(party)) for party in PARTIES
+    )
     return written
 
 

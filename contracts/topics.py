@@ -89,7 +89,7 @@ class Topic:
     def message_class(self, message_type: str) -> type[Message]:
         """The model for ``message_type`` on this topic; raises :class:`UnknownMessageType` if not carried."""
         for cls in self.messages:
-            if cls.MESSAGE_TYPE == message_type:
+            if message_type == cls.MESSAGE_TYPE:
                 return cls
         raise UnknownMessageType(message_type, self.name)
 
@@ -218,16 +218,16 @@ def _build() -> dict[str, Topic]:
                 ),
             )
         )
-    for channel in channels.Channel:
-        topics.append(
-            Topic(
-                name=dispatch_topic(channel.value),
-                kind=TopicKind.DISPATCH,
-                writer="notifications",
-                messages=(channels.DISPATCHES[channel],),
-                description=f"Rendered items for the downstream {channel.value} channel.",
-            )
+    topics.extend(
+        Topic(
+            name=dispatch_topic(channel.value),
+            kind=TopicKind.DISPATCH,
+            writer="notifications",
+            messages=(channels.DISPATCHES[channel],),
+            description=f"Rendered items for the downstream {channel.value} channel.",
         )
+        for channel in channels.Channel
+    )
     topics.append(
         Topic(
             name=RECEIPTS_TOPIC,

@@ -25,6 +25,7 @@ ids, and an id reused for another message is told apart (``id_conflict``).
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -289,14 +290,13 @@ class AggregateStore(Generic[S]):
 
     async def project(self, aggregate_id: str, document: Document) -> None:
         """Rolls the projection forward to ``document`` unless it already shows a newer version."""
-        try:
+        # DuplicateKeyError: the projection already holds this version or a newer one.
+        with contextlib.suppress(DuplicateKeyError):
             await self.collection.update_one(
                 {"_id": aggregate_id, "version": {"$lt": document["version"]}},
                 {"$set": document},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            pass  # the projection already holds this version or a newer one
 
     async def _sent_among(self, loaded: Loaded[S], now: datetime) -> set[str]:
         """Which of the loaded outbox entries and due timers were published; asks the store only

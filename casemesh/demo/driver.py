@@ -11,6 +11,7 @@ from the events it saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -231,10 +232,8 @@ class Mesh:
             if left <= 0:
                 return False
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.05))
-            except TimeoutError:
-                pass
         return True
 
     async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:

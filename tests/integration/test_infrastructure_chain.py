@@ -23,9 +23,7 @@ async def test_an_idempotent_producer_and_a_manually_committing_consumer_pass_me
     await producer.start()
     try:
         for n in range(5):
-            await producer.send_and_wait(
-                topic, json.dumps({"n": n}).encode(), key=b"123456789"
-            )
+            await producer.send_and_wait(topic, json.dumps({"n": n}).encode(), key=b"123456789")
     finally:
         await producer.stop()
 

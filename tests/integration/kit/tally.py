@@ -92,9 +92,7 @@ def make_runtime(settings: ServiceSettings, clock: Clock = utc_now) -> ServiceRu
         store = AggregateStore(db["tallies"], Tally)
 
         async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
-            return await apply(
-                store, envelope.csid, envelope, message, decide, now, settings, route
-            )
+            return await apply(store, envelope.csid, envelope, message, decide, now, settings, route)
 
         return Wiring(handle=handle, stores=[store])
 

@@ -120,16 +120,38 @@ def _object(node: Schema, root: Schema, depth: int) -> st.SearchStrategy[Any]:
 
 def _value(node: Schema, root: Schema, depth: int = 0) -> st.SearchStrategy[Any]:
     node = _resolve(node, root)
+    listed = _listed_values(node)
+    if listed is not None:
+        return listed
+    alternatives = _alternatives(node, root, depth)
+    if alternatives is not None:
+        return alternatives
+    return _of_type(node, root, depth)
+
+
+def _listed_values(node: Schema) -> st.SearchStrategy[Any] | None:
+    """The one value of a ``const`` or the values of an ``enum``; None when the node lists none."""
     if "const" in node:
         return st.just(node["const"])
     if "enum" in node:
         return st.sampled_from(list(node["enum"]))
+    return None
+
+
+def _alternatives(node: Schema, root: Schema, depth: int) -> st.SearchStrategy[Any] | None:
+    """One of the ``anyOf``/``oneOf`` subschemas or of a type list; None when the node has one shape."""
     for key in ("anyOf", "oneOf"):
         if key in node:
             return st.one_of([_value(sub, root, depth) for sub in node[key]])
     kind = node.get("type")
     if isinstance(kind, list):
         return st.one_of([_value({**node, "type": k}, root, depth) for k in kind])
+    return None
+
+
+def _of_type(node: Schema, root: Schema, depth: int) -> st.SearchStrategy[Any]:
+    """Values of the node's single JSON type (anything JSON when it names none)."""
+    kind = node.get("type")
     if kind == "string":
         return _string(node)
     if kind in ("integer", "number"):
@@ -139,15 +161,19 @@ def _value(node: Schema, root: Schema, depth: int = 0) -> st.SearchStrategy[Any]
     if kind == "null":
         return st.none()
     if kind == "array":
-        items = node.get("items", {})
-        low = int(node.get("minItems", 0))
-        high = int(node.get("maxItems", low + 3))
-        return st.lists(_value(items, root, depth + 1), min_size=low, max_size=min(high, low + 4))
+        return _array(node, root, depth)
     if kind == "object" or "properties" in node:
         return _object(node, root, depth)
     if depth > 6:
         return st.none()
     return st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+
+
+def _array(node: Schema, root: Schema, depth: int) -> st.SearchStrategy[Any]:
+    items = node.get("items", {})
+    low = int(node.get("minItems", 0))
+    high = int(node.get("maxItems", low + 3))
+    return st.lists(_value(items, root, depth + 1), min_size=low, max_size=min(high, low + 4))
 
 
 def from_schema(schema: Schema) -> st.SearchStrategy[Any]:

@@ -90,7 +90,7 @@ def test_every_message_travels_on_exactly_one_topic() -> None:
 
 def test_a_message_type_defaults_to_its_class_name_and_starts_at_version_1() -> None:
     for cls in ALL_MESSAGES:
-        assert cls.MESSAGE_TYPE == cls.__name__
+        assert cls.__name__ == cls.MESSAGE_TYPE
         assert cls.SCHEMA_VERSION >= 1
 
 
@@ -206,14 +206,22 @@ def test_every_command_string_list_and_map_has_a_maximum_length() -> None:
         schema = cls.model_json_schema(mode="validation")
         for path, node in _walk(schema, schema, cls.__name__):
             kind = node.get("type")
-            if kind == "string" and "enum" not in node and "const" not in node:
-                if node.get("format") not in UNBOUNDED_STRING_FORMATS and "maxLength" not in node:
-                    problems.append(f"{path}: string without maxLength")
+            if (
+                kind == "string"
+                and "enum" not in node
+                and "const" not in node
+                and node.get("format") not in UNBOUNDED_STRING_FORMATS
+                and "maxLength" not in node
+            ):
+                problems.append(f"{path}: string without maxLength")
             if kind == "array" and "maxItems" not in node:
                 problems.append(f"{path}: array without maxItems")
-            if kind == "object" and isinstance(node.get("additionalProperties"), Mapping):
-                if "maxProperties" not in node:
-                    problems.append(f"{path}: map without maxProperties")
+            if (
+                kind == "object"
+                and isinstance(node.get("additionalProperties"), Mapping)
+                and "maxProperties" not in node
+            ):
+                problems.append(f"{path}: map without maxProperties")
     assert not problems, problems
 
 
