@@ -117,7 +117,12 @@ def install_kafka(cfg: LocalInfraConfig) -> None:
     cfg.kafka_libs.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            "mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
             f"-DoutputDirectory={cfg.kafka_libs}",
         ]
     )
@@ -145,7 +150,11 @@ def install_ferretdb(cfg: LocalInfraConfig) -> None:
     (work / "go.mod").write_text("module casemesh/ferretdb-download\n\ngo 1.22\n")
     proc = subprocess.run(
         ["go", "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
-        cwd=work, env=env, capture_output=True, text=True, check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise InfraError(f"go mod download failed:\n{proc.stdout}\n{proc.stderr}")
@@ -196,8 +205,12 @@ def _spawn(cmd: list[str], log: Path, pid_file: Path, env: dict[str, str] | None
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
     pid_file.write_text(str(proc.pid))
     return proc.pid
@@ -222,6 +235,36 @@ def _stop_pid(pid_file: Path, timeout_s: float = 20.0) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     pid_file.unlink(missing_ok=True)
+
+
+def _signal_and_wait(pid_file: Path, sig: signal.Signals, timeout_s: float) -> float:
+    """Sends ``sig`` to the process group in ``pid_file`` and waits until it is gone (SIGKILL after
+    ``timeout_s``); returns the seconds it took. Unlike ``_stop_pid`` it keeps the pid file's
+    folder and data exactly as the signal left them, so the same server can be started again."""
+    pid = _read_pid(pid_file)
+    began = time.monotonic()
+    if pid is None or not _pid_alive(pid):
+        pid_file.unlink(missing_ok=True)
+        return 0.0
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    deadline = began + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        kill_deadline = time.monotonic() + 10.0
+        while _pid_alive(pid) and time.monotonic() < kill_deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    pid_file.unlink(missing_ok=True)
+    return time.monotonic() - began
 
 
 @dataclass
@@ -277,10 +320,17 @@ class LocalInfra:
 
     def _java(self, main: str, *args: str, heap_mb: int = 256) -> list[str]:
         return [
-            "java", f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 128)}m", "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+            "java",
+            f"-Xmx{heap_mb}m",
+            f"-Xms{min(heap_mb, 128)}m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.kafka_dir / 'log4j.properties'}",
-            "-cp", f"{self.cfg.kafka_libs}/*", main, *args,
+            "-cp",
+            f"{self.cfg.kafka_libs}/*",
+            main,
+            *args,
         ]
 
     def start_kafka(self) -> None:
@@ -292,7 +342,12 @@ class LocalInfra:
         props = self._kafka_properties()
         if not (self.kafka_dir / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            _run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)))
+            # One form for any id: an id that starts with "-" would otherwise read as an option.
+            _run(
+                self._java(
+                    "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)
+                )
+            )
         (self.kafka_dir / "server.log").unlink(missing_ok=True)
         _spawn(
             self._java("kafka.Kafka", str(props), heap_mb=self.cfg.kafka_heap_mb),
@@ -418,6 +473,50 @@ class LocalInfra:
     def stop_ferretdb(self) -> None:
         """Stops only the store (tests use it to prove nothing is lost while it is away)."""
         _stop_pid(self.ferret_dir / "ferretdb.pid")
+
+    # -- one server at a time (the fault suite, tests/chaos): stop, crash and start again on the
+    # -- same ports and data folder
+
+    def kafka_pid(self) -> int | None:
+        pid = _read_pid(self.kafka_dir / "kafka.pid")
+        return pid if pid is not None and _pid_alive(pid) else None
+
+    def ferretdb_pid(self) -> int | None:
+        pid = _read_pid(self.ferret_dir / "ferretdb.pid")
+        return pid if pid is not None and _pid_alive(pid) else None
+
+    def stop_kafka(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 60.0) -> float:
+        """Stops only the broker with ``sig`` and returns the seconds until it was gone.
+
+        SIGTERM is Kafka's controlled shutdown; SIGKILL is a crash (the next start recovers its
+        logs). Either way the data folder and ports stay: ``start_kafka`` then ``wait_kafka`` bring
+        the same broker, topics, committed offsets and all, back. A broker still running after
+        ``timeout_s`` is killed.
+        """
+        return _signal_and_wait(self.kafka_dir / "kafka.pid", sig, timeout_s)
+
+    def stop_ferretdb_with(self, sig: signal.Signals, timeout_s: float = 30.0) -> float:
+        """Stops only the store with ``sig`` (SIGTERM or SIGKILL), keeping its SQLite files, and
+        returns the seconds until it was gone; ``start_ferretdb`` then ``wait_ferretdb`` restart it."""
+        return _signal_and_wait(self.ferret_dir / "ferretdb.pid", sig, timeout_s)
+
+    def wait_kafka(self) -> None:
+        """Waits (at most ``start_timeout_s``) until the broker has started and can create a topic."""
+        self._wait("Kafka", lambda: self.kafka_started() and self.kafka_can_create_topic(), self.kafka_dir)
+
+    def wait_ferretdb(self) -> None:
+        """Waits (at most ``start_timeout_s``) until the store is live and answers a ping."""
+        self._wait("FerretDB livez", lambda: self.ferretdb_live() and self.ferretdb_pings(), self.ferret_dir)
+
+    def restart_kafka(self, sig: signal.Signals = signal.SIGTERM, down_s: float = 0.0) -> dict[str, float]:
+        """Stops the broker with ``sig``, leaves it down ``down_s`` seconds, starts it again and waits
+        until it is ready; returns the seconds each phase took."""
+        stopped = self.stop_kafka(sig)
+        time.sleep(down_s)
+        began = time.monotonic()
+        self.start_kafka()
+        self.wait_kafka()
+        return {"stop_s": stopped, "down_s": down_s, "start_s": time.monotonic() - began}
 
     def status(self) -> dict[str, object]:
         def proc(pid_file: Path) -> int | None:
