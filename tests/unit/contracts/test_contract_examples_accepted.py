@@ -60,9 +60,9 @@ def accepted_by(*, request: SubjectType, **changes: Any) -> Callable[[list[Any]]
 
 
 def referrals() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
+    from services.referrals.settings import ReferralsSettings
     from services.referrals.domain import decide
     from services.referrals.handlers import context_of
-    from services.referrals.settings import ReferralsSettings
 
     # A deployment whose PS Team 3 (the examples' team) has the examples' PS Service Officer, and
     # whose Change of Assessment area has the examples' COA Team 1.
@@ -96,9 +96,9 @@ def complaints() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
 def contacts() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
     """The contacts service's deciders, one aggregate per kind (as its handlers route them)."""
     from contracts.catalogue.contacts import AttachmentStatus, RecordMeetingMinutes
-    from services.contacts import domain
-    from services.contacts.handlers import MEETING_COMMANDS
+    from services.contacts import domain, spec
     from services.contacts.settings import ContactsSettings
+    from services.contacts.spec import MEETING_COMMANDS
 
     settings = ContactsSettings()
     # The minutes' attachment, uploaded over HTTP beforehand (uploads are not commands).
@@ -121,20 +121,20 @@ def contacts() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
         kind = type(message).__name__
         if kind == "AssessMeetingRequirement":
             always = frozenset(settings.meeting_required_case_types)
-            state, out = domain.decide_assessment(states.get("a"), message, NOW, always_required=always)
+            state, out = spec.decide_assessment(states.get("a"), message, NOW, always_required=always)
             key = "a"
         elif isinstance(message, MEETING_COMMANDS):
-            state, out = domain.decide_meeting(
+            state, out = spec.decide_meeting(
                 states.get("m"), message, BEFORE_THE_MEETING, csid="123456789", attachments=uploaded
             )
             key = "m"
         elif kind in ("AddNote", "EditNote"):
-            state, out = domain.decide_note(
+            state, out = spec.decide_note(
                 states.get("n"), message, NOW, csid="123456789", privilege_of=privilege_of
             )
             key = "n"
         else:
-            state, out = domain.decide_communication(
+            state, out = spec.decide_communication(
                 states.get("c"), message, NOW, csid="123456789", source_message_id=None
             )
             key = "c"
