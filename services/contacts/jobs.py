@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from kit.logs import log
+from kit.loops import Periodic
 from kit.processing import Clock, Handler, Outcome
 from services.contacts import filetypes
 from services.contacts.domain import (
@@ -41,10 +39,10 @@ class QuarantineChecker:
         self.clock = clock
         self.interval_s = interval_s
         self.on_change = on_change
-        self._wake = asyncio.Event()
+        self._loop = Periodic("quarantine_check", self.check_once, interval_s)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     async def check(self, attachment: AttachmentState, now: datetime) -> Outcome:
         """Issue 7: run the checks on a quarantined attachment; release it or refuse it.
@@ -90,13 +88,5 @@ class QuarantineChecker:
         return changed
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except Exception as exc:  # the store may be away: try again on the next round
-                log("quarantine_check_failed", error_class=type(exc).__name__, level=logging.WARNING)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        """Until cancelled: a failed round (the store away) is tried again on the next one."""
+        await self._loop.run()
