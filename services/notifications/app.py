@@ -1,52 +1,46 @@
-"""Wiring: the notifications runtime and its one subscriber (the only faststream module).
+"""The notifications service: its spec, run by the kit (topics from the contracts' registry).
 
-Nothing connects at import time: ``create_runtime`` only builds; the runtime's lifespan opens
-the store and the broker.
+What is particular to it: before deciding, the number index is brought up to date for a
+contact-details change, and the customer's view of it is read (seed 002 step 2: "make sure the
+mobile number on file is not recorded on multiple records"); the rules get it with the policy.
 """
 
 from __future__ import annotations
 
-from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
+from typing import Any
 
-from contracts.topics import CHANNEL_NAMES, READS, commands_topic, dispatch_topic, events_topic
+from faststream import FastStream
+
+from contracts.catalogue.customers import CustomerContactDetailsChanged
+from contracts.envelope import Envelope
 from kit.processing import Clock
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
-from services.notifications.handlers import Handlers
+from kit.spec import handler
+from services.notifications.domain import Facts
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import customer_store, number_index
-
-SERVICE = "notifications"
+from services.notifications.spec import SPEC
+from services.notifications.store import number_index
 
 
 def create_runtime(settings: NotificationsSettings | None = None, clock: Clock = utc_now) -> ServiceRuntime:
     settings = settings or NotificationsSettings()
+    policy = settings.policy()
 
-    async def build(db: Database, runtime: ServiceRuntime) -> Wiring:
-        customers = customer_store(db)
-        numbers = number_index(db)
+    async def build(database: Database, runtime: ServiceRuntime) -> Wiring:
+        stores = SPEC.stores(database)
+        numbers = number_index(database)
         await numbers.ensure_indexes()
-        return Wiring(handle=Handlers(customers, numbers, settings, settings.policy()), stores=[customers])
 
-    runtime = ServiceRuntime(
-        settings,
-        # Its commands (and its own retry timers), approvals' decisions (an approved MSP), the
-        # customer system's details and risk flags, and the channels' receipts.
-        consumes=list(READS[SERVICE]),
-        produces=[
-            events_topic(SERVICE),
-            commands_topic(SERVICE),
-            *(dispatch_topic(channel) for channel in CHANNEL_NAMES),
-        ],
-        build=build,
-        clock=clock,
-    )
+        async def customer_facts(envelope: Envelope, message: Any) -> Facts:
+            # Idempotent, and before the event is applied: a redelivered change changes nothing.
+            if isinstance(message, CustomerContactDetailsChanged):
+                await numbers.record(envelope.csid, message.mobile_number)
+            return Facts(policy, await numbers.view(envelope.csid))
 
-    @runtime.broker.subscriber(*runtime.topics, **runtime.subscription)  # type: ignore[untyped-decorator]
-    async def on_notifications_input(message: KafkaMessage) -> None:
-        await runtime.consume(message)
+        handle = handler(SPEC, stores, settings, customer_facts)
+        return Wiring(handle=handle, stores=list(stores.values()))
 
-    return runtime
+    return ServiceRuntime.for_service(settings, build=build, clock=clock)
 
 
 def create_app(settings: NotificationsSettings | None = None, clock: Clock = utc_now) -> FastStream:

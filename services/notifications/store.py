@@ -1,4 +1,5 @@
-"""Persistence: the customer aggregates and the mobile-number index (the only pymongo module)."""
+"""Persistence: the mobile-number index (the only pymongo module; the kit stores the customer
+aggregates from ``services.notifications.spec``)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from kit.store import AggregateStore
-from services.notifications.domain import CustomerState, NumberIndexView
+from services.notifications.domain import NumberIndexView
 
 Document = dict[str, Any]
-
-
-def customer_store(db: AsyncDatabase[Document]) -> AggregateStore[CustomerState]:
-    """One document per customer (CSID): details, flags, MSPs, notifications and deliveries."""
-    return AggregateStore(db["customers"], CustomerState)
 
 
 class MobileNumberIndex:

@@ -80,7 +80,8 @@ def approvals() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
 
 
 def notifications() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
-    from services.notifications.domain import DEFAULT_POLICY, NO_SHARED_NUMBERS, decide
+    from services.notifications.domain import DEFAULT_POLICY, NO_SHARED_NUMBERS
+    from services.notifications.spec import decide
 
     return lambda state, message: decide(state, message, NOW, DEFAULT_POLICY, NO_SHARED_NUMBERS)
 

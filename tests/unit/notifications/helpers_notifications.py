@@ -40,8 +40,8 @@ from services.notifications.domain import (
     NumberIndexView,
     Output,
     Policy,
-    decide,
 )
+from services.notifications.spec import decide
 
 NOW = datetime(2026, 3, 12, 9, 30, tzinfo=UTC)
 MOBILE = "0412345678"

@@ -74,7 +74,8 @@ from contracts.catalogue.notifications import (
     SmsSuppressed,
     SmsSuppressionReason,
 )
-from services.notifications.domain import DeliveryState, Policy, decide
+from services.notifications.domain import DeliveryState, Policy
+from services.notifications.spec import decide
 
 R = SmsSuppressionReason
 Code = NotificationsReasonCode

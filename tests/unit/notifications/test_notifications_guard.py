@@ -10,7 +10,7 @@ import pytest
 from contracts.catalogue.channels import Purpose
 from contracts.catalogue.customers import RiskFlag
 from contracts.catalogue.notifications import SmsCircumstance, SmsSuppressionReason
-from services.notifications.guard import SmsFacts, check_sms
+from services.notifications.domain.guard import SmsFacts, check_sms
 
 R = SmsSuppressionReason
 

@@ -1,0 +1,236 @@
+"""What notifications knows about one customer (the aggregate, frozen), and the facts its rules
+are given besides it: the policy from settings and the customer's view of the number index.
+
+One aggregate per customer (CSID): everything the guard needs (the customer's latest details,
+risk flags and MSP letters) is in one document, so the guard is evaluated on the latest state in
+the same write that sends (or suppresses) the SMS. The one fact that spans customers, "this
+mobile number is recorded on another record" (seed 002 step 2), comes from the number index, a
+read model read just before deciding, as a :class:`NumberIndexView`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import Message, Role
+from contracts.catalogue.channels import Channel, LetterDelivery, Purpose, Recipient
+from contracts.catalogue.customers import PostalAddress, Representative, RiskFlag
+from contracts.catalogue.notifications import ContactCardKind, SmsCircumstance, SmsSuppressionReason
+from kit.timers import Deferred
+from services.notifications import templates as tpl
+
+Output = Message | Deferred
+
+# --------------------------------------------------------------------------------------------
+# The facts given to the rules
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry bounds and backoff (issue 5: "retried with backoff a bounded number of times") and templates."""
+
+    max_attempts: int = 3
+    backoff_initial: timedelta = timedelta(minutes=5)
+    backoff_factor: float = 2.0
+    backoff_max: timedelta = timedelta(hours=6)
+    templates: tpl.TemplateRegistry = tpl.DEFAULT_REGISTRY
+
+    def backoff(self, failed_attempt: int) -> timedelta:
+        """Wait after attempt ``failed_attempt`` failed: initial * factor^(attempt-1), capped."""
+        return min(self.backoff_initial * (self.backoff_factor ** (failed_attempt - 1)), self.backoff_max)
+
+
+@dataclass(frozen=True)
+class NumberIndexView:
+    """For each mobile number this customer is recorded with, the *other* records that have it."""
+
+    others: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def others_on(self, number: str | None) -> frozenset[str]:
+        if number is None:
+            return frozenset()
+        return self.others.get(number, frozenset())
+
+
+DEFAULT_POLICY = Policy()
+NO_SHARED_NUMBERS = NumberIndexView()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules know besides the state: the policy (from settings) and the number index."""
+
+    policy: Policy = DEFAULT_POLICY
+    numbers: NumberIndexView = NO_SHARED_NUMBERS
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FlagEntry(_State):
+    flag: RiskFlag
+    flag_id: str | None = None
+
+
+class ContactCardState(_State):
+    kind: ContactCardKind
+    first_name: str
+    phone_number: str
+    urgent_voicemail: str | None = None
+
+
+class MspContact(_State):
+    """Seed 002: one MSP's contact workflow for this customer."""
+
+    msp_id: str
+    approval_request_id: str
+    letter_template_id: str
+    letter_template_version: int
+    contact_card: ContactCardState
+    letter_delivery: LetterDelivery
+    reasons_summary: str
+    duration_days: int
+    letter_notification_id: str
+    phone_notification_id: str | None = None
+    representative_notification_id: str | None = None
+
+
+class SmsRequest(_State):
+    circumstance: SmsCircumstance | None = None
+    requested_by: str
+    requested_by_role: Role
+    template_id: str | None = None
+    template_version: int | None = None
+    text: str | None = None
+
+
+class Notification(_State):
+    """One thing to communicate; its deliveries are the attempts on one channel each."""
+
+    notification_id: str
+    channel: Channel
+    purpose: Purpose
+    recipient: Recipient = Recipient.CUSTOMER
+    fingerprint: str | None = None
+    msp_id: str | None = None
+    complaint_id: str | None = None
+    meeting_id: str | None = None
+    sms: SmsRequest | None = None
+    #: An MSP SMS waiting for its letter (the moment of sending has not come yet).
+    held: bool = False
+    suppressed: tuple[SmsSuppressionReason, ...] = ()
+    deliveries: tuple[str, ...] = ()
+
+
+class DeliveryState(StrEnum):
+    SENT = "SENT"  # dispatched, waiting for the channel's receipt
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"  # failed; a RetryDelivery timer is set
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"  # a phone task whose outcome was reported
+    FELL_BACK = "FELL_BACK"  # retries exhausted; replaced by a delivery on the next channel
+    ABANDONED = "ABANDONED"  # retries and fallbacks exhausted
+    SUPPRESSED = "SUPPRESSED"  # an SMS retry stopped by the guard
+
+
+FINAL_STATES = frozenset(
+    {
+        DeliveryState.DELIVERED,
+        DeliveryState.COMPLETED,
+        DeliveryState.FELL_BACK,
+        DeliveryState.ABANDONED,
+        DeliveryState.SUPPRESSED,
+    }
+)
+
+
+class Delivery(_State):
+    delivery_id: str
+    notification_id: str
+    channel: Channel
+    attempt: int
+    state: DeliveryState
+    #: The last dispatch's payload: a retry sends the same rendered text again.
+    dispatch: Mapping[str, Any]
+    fallback_from: str | None = None
+
+
+class CustomerState(_State):
+    """Everything notifications knows about one customer (aggregate id = CSID)."""
+
+    registered: bool = False
+    given_name: str | None = None
+    family_name: str | None = None
+    is_centrelink_customer: bool = False
+    mobile_number: str | None = None
+    phone_number: str | None = None
+    email: str | None = None
+    postal_address: PostalAddress | None = None
+    representatives: tuple[Representative, ...] = ()
+    risk_flags: tuple[FlagEntry, ...] = ()
+    #: msp_id → approval request id, from ApprovalAccepted (subject MSP).
+    approved_msps: Mapping[str, str] = Field(default_factory=dict)
+    #: notification ids an approved decision maker authorised (ApprovalAccepted, SMS_AUTHORISATION).
+    sms_authorisations: tuple[str, ...] = ()
+    msps: Mapping[str, MspContact] = Field(default_factory=dict)
+    notifications: Mapping[str, Notification] = Field(default_factory=dict)
+    deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
+
+    @property
+    def active_flags(self) -> frozenset[RiskFlag]:
+        return frozenset(entry.flag for entry in self.risk_flags)
+
+    @property
+    def full_name(self) -> str | None:
+        if self.given_name is None or self.family_name is None:
+            return None
+        return f"{self.given_name} {self.family_name}"
+
+    def with_msp(self, msp: MspContact) -> CustomerState:
+        """This state with ``msp`` added, or replacing the one with its id."""
+        return self.model_copy(update={"msps": {**self.msps, msp.msp_id: msp}})
+
+    def with_notification(self, notification: Notification) -> CustomerState:
+        """This state with ``notification`` added, or replacing the one with its id."""
+        notifications = {**self.notifications, notification.notification_id: notification}
+        return self.model_copy(update={"notifications": notifications})
+
+    def with_delivery(self, delivery: Delivery) -> CustomerState:
+        """This state with ``delivery`` added, or replacing the one with its id."""
+        return self.model_copy(update={"deliveries": {**self.deliveries, delivery.delivery_id: delivery}})
+
+
+Decision = tuple[CustomerState | None, list[Output]]
+
+
+@dataclass
+class Turn:
+    """One rule's decision in the making: the state as it is now (frozen, replaced at each
+    change), and what to publish, in order. Local to one rule, so the rules stay pure."""
+
+    state: CustomerState
+    now: datetime
+    facts: Facts
+    out: list[Output] = field(default_factory=list)
+
+    @property
+    def policy(self) -> Policy:
+        return self.facts.policy
+
+    def emit(self, *outputs: Output) -> None:
+        self.out.extend(outputs)
+
+    def decision(self) -> Decision:
+        return self.state, self.out
