@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from contracts.base import Code, Name
 from contracts.catalogue.referrals import PERSONALISED_SERVICES_AREA, IssueClass
 from kit.settings import ServiceSettings, service_config
-from services.referrals.domain_cma import IssueKind
+from services.referrals.domain.intake import IssueKind
 
 #: Seed 000 table 1 step 4: the Stream/Team CSO Workload Officer list the Service Manager picks from.
 DEFAULT_PS_TEAMS: dict[str, tuple[str, ...]] = {

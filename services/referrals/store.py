@@ -1,27 +1,24 @@
-"""Persistence of the referrals service: one aggregate per customer, and the reads across customers.
+"""The referrals service's reads across customers, over the customers' aggregates.
 
-``customers`` holds each customer's :class:`~services.referrals.domain.CustomerFile`. An officer's
-open PS caseload is counted straight from the stored states (``state.ps_officer_id`` is set while
-the customer is in PS and cleared when they leave), so it can never drift from them.
+``customers`` holds each customer's :class:`~services.referrals.domain.CustomerFile` (its store
+is the kit's, from ``services.referrals.spec.SPEC``). An officer's open PS caseload is counted
+straight from the stored states (``state.ps_officer_id`` is set while the customer is in PS and
+cleared when they leave), so it can never drift from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.store import AggregateStore
 from services.referrals.domain import CustomerFile
 
-Document = dict[str, Any]
-
 
 class ReferralsStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.aggregates: AggregateStore[CustomerFile] = AggregateStore(database["customers"], CustomerFile)
+    def __init__(self, aggregates: AggregateStore[CustomerFile]) -> None:
+        self.aggregates = aggregates
 
     async def ensure_indexes(self) -> None:
         await self.aggregates.collection.create_index([("state.ps_officer_id", ASCENDING)])

@@ -61,8 +61,7 @@ def accepted_by(*, request: SubjectType, **changes: Any) -> Callable[[list[Any]]
 
 def referrals() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
     from services.referrals.settings import ReferralsSettings
-    from services.referrals.domain import decide
-    from services.referrals.handlers import context_of
+    from services.referrals.spec import context_of, decide
 
     # A deployment whose PS Team 3 (the examples' team) has the examples' PS Service Officer, and
     # whose Change of Assessment area has the examples' COA Team 1.

@@ -66,9 +66,9 @@ from contracts.catalogue.referrals import (
     WarmTransferContact,
 )
 from kit.timers import Deferred
-from services.referrals import domain_cma
-from services.referrals.domain import Context, CustomerFile, decide
-from services.referrals.domain_cma import (
+from services.referrals.domain import Context, CustomerFile
+from services.referrals.domain import intake as domain_cma
+from services.referrals.domain.intake import (
     CMAConfig,
     Contact,
     Intake,
@@ -77,9 +77,9 @@ from services.referrals.domain_cma import (
     mca_required,
     pruned,
 )
-from services.referrals.domain_ownership import OwnershipConfig
-from services.referrals.handlers import HANDLED, context_of
+from services.referrals.domain.ownership import OwnershipConfig
 from services.referrals.settings import DEFAULT_PRESENTING_ISSUES, ReferralsSettings
+from services.referrals.spec import SPEC, context_of, decide
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 #: 10:00 in Sydney on 2 March 2026 (AEDT, UTC+11).
@@ -724,7 +724,7 @@ def test_every_intake_command_is_handled() -> None:
         RecordPaymentsAndDebtsCheck, RecordPaymentArrangement, RecordSelfServicePromotion,
         RecordMinimumCollectionActivityOutcome, FinaliseInteraction, FinaliseIssue,
     }  # fmt: skip
-    assert intake_commands <= set(HANDLED)
+    assert intake_commands <= SPEC.handled
 
 
 def test_the_catalogue_setting_needs_an_area_for_every_specialised_issue_and_none_for_common_ones() -> None:

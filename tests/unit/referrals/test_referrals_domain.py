@@ -54,7 +54,8 @@ from contracts.catalogue.referrals import (
     TriggerDetailsInput,
 )
 from kit.timers import Deferred
-from services.referrals.domain import Context, CustomerFile, Stage, choose_officer, decide
+from services.referrals.domain import Context, CustomerFile, Stage, choose_officer
+from services.referrals.spec import decide
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TEAM = "PS Team 1"

@@ -30,8 +30,8 @@ from contracts.catalogue.referrals import (
     TransferCustomerOwnership,
     UnlockCustomer,
 )
-from services.referrals import domain_ownership as o
-from services.referrals.domain_ownership import LockOtherParent, Ownership, OwnershipConfig
+from services.referrals import spec as o
+from services.referrals.domain.ownership import LockOtherParent, Ownership, OwnershipConfig
 from services.referrals.settings import ReferralsSettings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

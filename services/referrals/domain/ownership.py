@@ -1,4 +1,4 @@
-"""Customer ownership and locking (seed 001 tables 1-3), pure.
+"""Customer ownership and locking (seed 001 tables 1-3): the state and its rules, pure.
 
 Vocabulary:
 
@@ -27,6 +27,9 @@ Rules:
   outstanding.
 * Seed 001 table 1 step 6: "customers must not be advised of, or involved in, discussions about
   ownership" — none of these events is ever sent to a customer.
+
+The functions here work on :class:`Ownership` alone and refuse by raising ``kit.spec.Refused``;
+:mod:`.locking` holds the rules of the ownership commands on the customer's file.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from contracts.base import Message, Role
 from contracts.catalogue.referrals import (
@@ -54,12 +57,13 @@ from contracts.catalogue.referrals import (
     OwnershipBasis,
     OwnershipDisputeEscalated,
     OwnershipDisputeResolved,
-    ReferralsCommandRejected,
     ReferralsReasonCode,
     ResolveOwnershipDispute,
     TransferCustomerOwnership,
     UnlockCustomer,
 )
+from kit.spec import Refused
+from services.referrals.domain.base import Frozen
 
 PS = PERSONALISED_SERVICES_AREA
 
@@ -75,7 +79,7 @@ class OwnershipConfig:
         return {area for area, teams in self.area_teams.items() if team in teams}
 
 
-class Lock(BaseModel):
+class Lock(Frozen):
     """One outstanding issue's lock."""
 
     issue_id: UUID
@@ -89,7 +93,7 @@ class Lock(BaseModel):
         return self.target.area if self.target.kind is LockTargetKind.SPECIALIST_AREA else None
 
 
-class Ownership(BaseModel):
+class Ownership(Frozen):
     """A customer's locks and ownership."""
 
     locks: list[Lock] = Field(default_factory=list)
@@ -191,7 +195,7 @@ def finalise_issue(
 
 
 # --------------------------------------------------------------------------------------------
-# Deciders of the ownership and locking commands
+# The ownership and locking commands, on the customer's ownership alone
 # --------------------------------------------------------------------------------------------
 
 
@@ -217,18 +221,13 @@ class LockOtherParent(LockCustomer):
         return message
 
 
-def refuse(code: ReferralsReasonCode, reason: str, cmd: object) -> ReferralsCommandRejected:
-    actor = getattr(cmd, "actor", None)
-    return ReferralsCommandRejected(reason_code=code, reason=reason, attempted_by=actor)
-
-
 Decided = tuple[Ownership, list[Message]]
 
 
 def lock(own: Ownership, cmd: LockCustomer, now: datetime, priority: Sequence[str]) -> Decided:
     """Seed 001 table 2 step 8: lock the customer for an issue that can't be resolved in real time."""
     if own.lock_for(cmd.issue_id) is not None:
-        return own, [refuse(ReferralsReasonCode.ALREADY_LOCKED, "The issue already has a lock.", cmd)]
+        raise Refused(ReferralsReasonCode.ALREADY_LOCKED, "The issue already has a lock.")
     target = LockTarget.model_validate(cmd.lock_to.model_dump())
     if cmd.other_parent_csid is not None and own.owner_area is not None:
         # "If both parents need to be locked for the same issue and one party is already locked to
@@ -262,15 +261,15 @@ def _ps_coordinates(own: Ownership) -> bool:
 def transfer(own: Ownership, cmd: TransferCustomerOwnership, config: OwnershipConfig) -> Decided:
     """Seed 001 table 1 step 6: ownership moves to another area by agreement."""
     if own.owner_area is None:
-        return own, [refuse(ReferralsReasonCode.NOT_LOCKED, "No area owns the customer.", cmd)]
+        raise Refused(ReferralsReasonCode.NOT_LOCKED, "No area owns the customer.")
     if own.owner_area not in config.area_of_team(cmd.actor.team):
-        return own, [refuse(ReferralsReasonCode.NOT_OWNER, "Only the owning area may agree a transfer.", cmd)]
+        raise Refused(ReferralsReasonCode.NOT_OWNER, "Only the owning area may agree a transfer.")
     if _ps_coordinates(own):
-        return own, [refuse(ReferralsReasonCode.INVALID_STATE, "PS always co-ordinates a PS customer.", cmd)]
+        raise Refused(ReferralsReasonCode.INVALID_STATE, "PS always co-ordinates a PS customer.")
     if cmd.to_area not in own.areas():
-        return own, [refuse(ReferralsReasonCode.UNKNOWN_AREA, "The area has no outstanding issue.", cmd)]
+        raise Refused(ReferralsReasonCode.UNKNOWN_AREA, "The area has no outstanding issue.")
     if cmd.to_area == own.owner_area:
-        return own, [refuse(ReferralsReasonCode.INVALID_STATE, "The area already owns the customer.", cmd)]
+        raise Refused(ReferralsReasonCode.INVALID_STATE, "The area already owns the customer.")
     new = own.model_copy(update={"owner_area": cmd.to_area, "basis": OwnershipBasis.AGREEMENT})
     return new, [
         CustomerOwnershipTransferred(
@@ -286,14 +285,14 @@ def transfer(own: Ownership, cmd: TransferCustomerOwnership, config: OwnershipCo
 def escalate(own: Ownership, cmd: EscalateOwnershipDispute) -> Decided:
     """Seed 001 table 1 step 6: "If agreement … cannot be reached, escalate the issue to the Team Leader"."""
     if own.owner_area is None:
-        return own, [refuse(ReferralsReasonCode.NOT_LOCKED, "No area owns the customer.", cmd)]
+        raise Refused(ReferralsReasonCode.NOT_LOCKED, "No area owns the customer.")
     if own.dispute_areas is not None:
-        return own, [refuse(ReferralsReasonCode.INVALID_STATE, "A dispute is already escalated.", cmd)]
+        raise Refused(ReferralsReasonCode.INVALID_STATE, "A dispute is already escalated.")
     if _ps_coordinates(own):
-        return own, [refuse(ReferralsReasonCode.INVALID_STATE, "PS always co-ordinates a PS customer.", cmd)]
+        raise Refused(ReferralsReasonCode.INVALID_STATE, "PS always co-ordinates a PS customer.")
     involved = own.areas()
     if any(area not in involved for area in cmd.areas) or len(set(cmd.areas)) < 2:
-        return own, [refuse(ReferralsReasonCode.UNKNOWN_AREA, "Name two or more involved areas.", cmd)]
+        raise Refused(ReferralsReasonCode.UNKNOWN_AREA, "Name two or more involved areas.")
     new = own.model_copy(update={"dispute_areas": list(dict.fromkeys(cmd.areas))})
     return new, [OwnershipDisputeEscalated(areas=cmd.areas, summary=cmd.summary, actor=cmd.actor)]
 
@@ -301,11 +300,11 @@ def escalate(own: Ownership, cmd: EscalateOwnershipDispute) -> Decided:
 def resolve(own: Ownership, cmd: ResolveOwnershipDispute) -> Decided:
     """Seed 001 table 1 step 6: the Team Leader decides which disputing area owns the customer."""
     if cmd.actor.role is not Role.TEAM_LEADER:
-        return own, [refuse(ReferralsReasonCode.ROLE_NOT_PERMITTED, "Only a Team Leader resolves it.", cmd)]
+        raise Refused(ReferralsReasonCode.ROLE_NOT_PERMITTED, "Only a Team Leader resolves it.")
     if own.dispute_areas is None:
-        return own, [refuse(ReferralsReasonCode.NO_DISPUTE, "No ownership dispute is escalated.", cmd)]
+        raise Refused(ReferralsReasonCode.NO_DISPUTE, "No ownership dispute is escalated.")
     if cmd.owner_area not in own.dispute_areas or cmd.owner_area not in own.areas():
-        return own, [refuse(ReferralsReasonCode.UNKNOWN_AREA, "The area is not one in dispute.", cmd)]
+        raise Refused(ReferralsReasonCode.UNKNOWN_AREA, "The area is not one in dispute.")
     events: list[Message] = [
         OwnershipDisputeResolved(owner_area=cmd.owner_area, reason=cmd.reason, actor=cmd.actor)
     ]
@@ -332,12 +331,10 @@ def unlock(own: Ownership, cmd: UnlockCustomer, priority: Sequence[str]) -> Deci
     officer's scope, step 2); specialised issues are finalised one by one (issue 9's FinaliseIssue).
     """
     if not own.locked:
-        return own, [refuse(ReferralsReasonCode.NOT_LOCKED, "The customer is not locked.", cmd)]
+        raise Refused(ReferralsReasonCode.NOT_LOCKED, "The customer is not locked.")
     if own.specialised_outstanding():
-        return own, [
-            refuse(
-                ReferralsReasonCode.SPECIALISED_ISSUES_OUTSTANDING, "Specialised issues are outstanding.", cmd
-            )
-        ]
+        raise Refused(
+            ReferralsReasonCode.SPECIALISED_ISSUES_OUTSTANDING, "Specialised issues are outstanding."
+        )
     new, events = settle(own.model_copy(update={"locks": []}), priority)
     return new, [CustomerUnlocked(reason=cmd.reason, actor=cmd.actor), *events]
