@@ -34,6 +34,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts kit services casemesh deploy
 
 ## The fault suite (issue 13): `casemesh run referrals` replicas under replica kills, broker and

@@ -84,6 +84,9 @@ class Aggregate(Generic[S]):
     """A further filter: a message of a listed type that this aggregate leaves alone is IGNORED."""
     initial: Callable[[], S] | None = None
     """The state a rule starts from when the aggregate does not exist yet (else rules get None)."""
+    record: Callable[[S, Sequence[Output], datetime], S] | None = None
+    """What the state keeps of every decision that says something, refusals included (an audit
+    history); applied after the rule."""
 
 
 @dataclass(frozen=True)
@@ -124,10 +127,15 @@ class ServiceSpec:
             raise TypeError(f"{self.service} has no rule for {type(message).__name__}")
         current = state if state is not None or aggregate.initial is None else aggregate.initial()
         try:
-            return aggregate.rules[type(message)](current, message, now, facts)
+            new, outputs = aggregate.rules[type(message)](current, message, now, facts)
         except Refused as refused:
-            kept = state if refused.state is _UNCHANGED else refused.state
-            return kept, [self.refusal(refused, message), *refused.outputs]
+            new = state if refused.state is _UNCHANGED else refused.state
+            outputs = [self.refusal(refused, message), *refused.outputs]
+        if not outputs and new is current:
+            return state, outputs  # nothing changed and nothing said: an absent aggregate stays absent
+        if aggregate.record is not None and outputs:
+            new = aggregate.record(current if new is None else new, outputs, now)
+        return new, outputs
 
     def refusal(self, refused: Refused, message: Any) -> Rejection:
         actor = getattr(message, "actor", None)

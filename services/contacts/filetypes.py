@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 PDF = "application/pdf"
@@ -90,33 +91,29 @@ def extension(filename: str) -> str:
     return "." + name.rsplit(".", 1)[-1].lower()
 
 
+#: Magic bytes that alone say what a file is. No two share a first byte, so the order they are
+#: tried in (nor that zips and compound files are tried after them) cannot change an answer.
+_MAGIC: tuple[tuple[bytes | tuple[bytes, ...], str], ...] = (
+    (b"%PDF-", PDF),
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    ((b"GIF87a", b"GIF89a"), GIF),
+    (b"MZ", EXE),
+    (b"\x7fELF", ELF),
+    (b"\x1f\x8b", GZIP),
+)
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 def sniff(content: bytes) -> str | None:
     """The media type the content is, or None when it is not recognised."""
-    if content.startswith(b"%PDF-"):
-        return PDF
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if content.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if content.startswith((b"GIF87a", b"GIF89a")):
-        return GIF
-    if content.startswith(b"PK\x03\x04"):
+    for magic, media_type in _MAGIC:
+        if content.startswith(magic):
+            return media_type
+    if content.startswith(ZIP_MAGIC):
         return _sniff_zip(content)
     if content.startswith(OLE_MAGIC):
-        names = ole_stream_names(content)
-        if names is None:
-            return None
-        if "worddocument" in names:
-            return DOC
-        if "workbook" in names or "book" in names:
-            return XLS
-        return OLE
-    if content.startswith(b"MZ"):
-        return EXE
-    if content.startswith(b"\x7fELF"):
-        return ELF
-    if content.startswith(b"\x1f\x8b"):
-        return GZIP
+        return _sniff_ole(content)
     return None
 
 
@@ -124,7 +121,7 @@ def _sniff_zip(content: bytes) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError, zlib.error):
         return None
     if "[Content_Types].xml" in names:
         if "word/document.xml" in names:
@@ -136,6 +133,18 @@ def _sniff_zip(content: bytes) -> str | None:
     return ZIP
 
 
+def _sniff_ole(content: bytes) -> str | None:
+    """A compound file's type from the streams in its directory (None when it is malformed)."""
+    names = ole_stream_names(content)
+    if names is None:
+        return None
+    if "worddocument" in names:
+        return DOC
+    if "workbook" in names or "book" in names:
+        return XLS
+    return OLE
+
+
 def ole_stream_names(content: bytes) -> set[str] | None:
     """Lower-cased names in an OLE compound file's directory, or None if it is malformed."""
     try:
@@ -144,38 +153,66 @@ def ole_stream_names(content: bytes) -> set[str] | None:
         return None
 
 
+_OLE_HEADER_FAT_SECTORS = 109  # FAT sector numbers held in the header itself
+_OLE_DIRECTORY_ENTRY = 128
+
+
+@dataclass(frozen=True)
+class _CompoundFile:
+    """An OLE compound file's bytes, read sector by sector (a sector's size is ``1 << shift``)."""
+
+    content: bytes
+    size: int
+
+    def sector(self, number: int) -> bytes:
+        """Sector ``number`` (cut short at the end of the content); ValueError when out of range."""
+        start = (number + 1) * self.size
+        if number >= _ENDOFCHAIN_OR_SPECIAL or start + self.size > len(self.content) + self.size:
+            raise ValueError("sector out of range")
+        return self.content[start : start + self.size]
+
+
 def _ole_names(content: bytes) -> set[str] | None:
+    """:func:`ole_stream_names`, raising (struct.error, IndexError, ValueError) on some damage."""
     if len(content) < 512 or not content.startswith(OLE_MAGIC):
         return None
     sector_shift = struct.unpack_from("<H", content, 0x1E)[0]
     if sector_shift not in (9, 12):
         return None
-    size = 1 << sector_shift
+    compound = _CompoundFile(content, 1 << sector_shift)
     fat_sectors_count, first_directory = struct.unpack_from("<II", content, 0x2C)
-    first_difat, difat_count = struct.unpack_from("<II", content, 0x44)
+    fat = _read_fat(compound, _fat_sector_numbers(compound)[:fat_sectors_count])
+    return _directory_names(compound, fat, first_directory)
 
-    def sector(number: int) -> bytes:
-        start = (number + 1) * size
-        if number >= _ENDOFCHAIN_OR_SPECIAL or start + size > len(content) + size:
-            raise ValueError("sector out of range")
-        return content[start : start + size]
 
-    fat_sector_numbers = list(struct.unpack_from("<109I", content, 0x4C))
+def _fat_sector_numbers(compound: _CompoundFile) -> list[int]:
+    """Where the FAT lies: the header's sector numbers, then those along the DIFAT chain."""
+    first_difat, difat_count = struct.unpack_from("<II", compound.content, 0x44)
+    numbers = list(struct.unpack_from(f"<{_OLE_HEADER_FAT_SECTORS}I", compound.content, 0x4C))
+    per = compound.size // 4 - 1  # each DIFAT sector ends with the number of the next
     difat = first_difat
     for _ in range(min(difat_count, _MAX_CHAIN)):
         if difat >= _ENDOFCHAIN_OR_SPECIAL:
             break
-        block = sector(difat)
-        per = size // 4 - 1
-        fat_sector_numbers.extend(struct.unpack_from(f"<{per}I", block, 0))
+        block = compound.sector(difat)
+        numbers.extend(struct.unpack_from(f"<{per}I", block, 0))
         difat = struct.unpack_from("<I", block, per * 4)[0]
+    return numbers
+
+
+def _read_fat(compound: _CompoundFile, fat_sector_numbers: list[int]) -> list[int]:
+    """The file allocation table: each sector's next sector in its chain."""
     fat: list[int] = []
-    for number in fat_sector_numbers[:fat_sectors_count]:
+    for number in fat_sector_numbers:
         if number >= _ENDOFCHAIN_OR_SPECIAL:
             continue
-        block = sector(number)
-        fat.extend(struct.unpack_from(f"<{size // 4}I", block.ljust(size, b"\xff"), 0))
+        block = compound.sector(number)
+        fat.extend(struct.unpack_from(f"<{compound.size // 4}I", block.ljust(compound.size, b"\xff"), 0))
+    return fat
 
+
+def _directory_names(compound: _CompoundFile, fat: list[int], first_directory: int) -> set[str] | None:
+    """The stream and storage names along the directory chain, or None when the chain is broken."""
     names: set[str] = set()
     current = first_directory
     seen: set[int] = set()
@@ -183,15 +220,21 @@ def _ole_names(content: bytes) -> set[str] | None:
         if current in seen or len(seen) > _MAX_CHAIN:
             return None  # a loop in the chain
         seen.add(current)
-        block = sector(current).ljust(size, b"\x00")
-        for offset in range(0, size, 128):
-            entry = block[offset : offset + 128]
-            name_length, entry_type = struct.unpack_from("<HB", entry, 0x40)
-            if entry_type in (1, 2) and 2 <= name_length <= 64:
-                names.add(entry[: name_length - 2].decode("utf-16-le", errors="replace").lower())
+        names |= _entry_names(compound.sector(current).ljust(compound.size, b"\x00"))
         if current >= len(fat):
             return None
         current = fat[current]
+    return names
+
+
+def _entry_names(block: bytes) -> set[str]:
+    """The lower-cased names of the storages and streams in one directory sector."""
+    names: set[str] = set()
+    for offset in range(0, len(block), _OLE_DIRECTORY_ENTRY):
+        entry = block[offset : offset + _OLE_DIRECTORY_ENTRY]
+        name_length, entry_type = struct.unpack_from("<HB", entry, 0x40)
+        if entry_type in (1, 2) and 2 <= name_length <= 64:
+            names.add(entry[: name_length - 2].decode("utf-16-le", errors="replace").lower())
     return names
 
 
@@ -215,7 +258,7 @@ def inspect(content: bytes, media_type: str) -> ContentFindings:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as archive:
                 infos = archive.infolist()
-        except (zipfile.BadZipFile, ValueError, OSError):
+        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError, zlib.error):
             return ContentFindings(archive_too_expanded=True)
         expanded = sum(i.file_size for i in infos)
         return ContentFindings(

@@ -46,7 +46,7 @@ from contracts.catalogue.referrals import (
     UnlockCustomer,
     WarmTransferContact,
 )
-from kit.spec import Aggregate, Decision, Refused, ServiceSpec
+from kit.spec import Aggregate, Refused, ServiceSpec
 from services.referrals.domain import (
     assignment,
     cmp,
@@ -105,6 +105,9 @@ def ps_business(message: Any) -> bool:
 CUSTOMER = Aggregate(
     collection=COLLECTION,
     state=CustomerFile,
+    initial=CustomerFile,
+    # Issue 4: "each customer has a readable audit history": every event, refusals included.
+    record=with_history,
     accepts=ps_business,
     rules={
         CustomerRegistered: assignment.customer_registered,
@@ -144,23 +147,7 @@ CUSTOMER = Aggregate(
 )
 
 
-class ReferralsSpec(ServiceSpec):
-    """The kit's spec, plus the customer's audit history (issue 4: "each customer has a readable
-    audit history"): every event of a decision, the kit's refusal event included, is recorded.
-
-    A rule always gets a customer file (a new one for a customer not seen before). A message that
-    changes nothing and says nothing (a stale decision or timer) leaves an unseen customer unstored.
-    """
-
-    def decide(self, state: Any, message: Any, now: datetime, facts: Any = None) -> Decision:
-        file = state if state is not None else CustomerFile()
-        new, outputs = super().decide(file, message, now, facts)
-        if new is file and not outputs:
-            return state, outputs
-        return with_history(new, outputs, now), outputs
-
-
-SPEC = ReferralsSpec("referrals", [CUSTOMER], ReferralsCommandRejected)
+SPEC = ServiceSpec("referrals", [CUSTOMER], ReferralsCommandRejected)
 
 
 def context_of(settings: ReferralsSettings) -> Context:

@@ -309,12 +309,6 @@ def reconcile(
     """The row's counts; see docs/chaos.md for what each one means. With the group's ``committed``
     offsets, an absent effect whose record the group has not committed yet is *queued*, not lost:
     lost means the group committed past the record and it left no trace."""
-
-    def queued(s: Sent) -> bool:
-        if committed is None or s.partition is None or s.offset is None:
-            return False
-        return s.offset >= committed.get((s.topic, s.partition), 0)
-
     counts = Counts(
         sent=len(sent),
         acked=sum(1 for s in sent if s.acked),
@@ -324,6 +318,64 @@ def reconcile(
         projection_behind=store.projection_behind,
     )
     ours = {s.message_id: s for s in sent}
+    caused, refused = _command_outcomes(events, ours)
+    notes, applied, applied_known = _effects_in_state(store, ours, counts)
+    if any(s.kind is Kind.REGISTRATION for s in sent):
+        counts.registrations_checked = "applied" if applied_known else "latest"
+    evidence = _Evidence(
+        caused=caused,
+        refused=refused,
+        lettered={i for i in dead_letters if i is not None},
+        notes=notes,
+        applied=applied,
+        applied_known=applied_known,
+        committed=committed,
+    )
+    lost: set[str] = set()
+    for s in sent:
+        if _judge_sent(s, evidence, counts):
+            lost.add(s.message_id)
+    _judge_latest_registrations(sent, store, evidence, lost, counts)
+    counts.lost = len(lost)
+    return counts
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the row left behind, as :func:`reconcile` weighs each sent message against it."""
+
+    caused: Mapping[str, set[str]]
+    """The distinct events each sent command caused, by the command's message id."""
+    refused: set[str]
+    """Sent commands a refusal names."""
+    lettered: set[str]
+    """Message ids on the dead-letter topic."""
+    notes: Counter[str]
+    """How many times each sent note is in state."""
+    applied: Counter[str]
+    """How many times each sent message is among the aggregates' ``applied`` ids."""
+    applied_known: bool
+    """Whether every stored customer keeps its ``applied`` ids."""
+    committed: Mapping[tuple[str, int], int] | None
+    """The group's committed offset of each input partition, when known."""
+
+    def queued(self, s: Sent) -> bool:
+        """Whether ``s``'s record is at or past its partition's committed offset (not yet processed)."""
+        if self.committed is None or s.partition is None or s.offset is None:
+            return False
+        return s.offset >= self.committed.get((s.topic, s.partition), 0)
+
+    def in_state(self, s: Sent) -> int:
+        """How many times ``s``'s effect is in state."""
+        return self.notes[s.message_id] if s.kind is Kind.NOTE else self.applied[s.message_id]
+
+    def checkable(self, s: Sent) -> bool:
+        """Whether state can say if ``s`` took effect (registrations need the ``applied`` ids)."""
+        return s.kind is Kind.NOTE or self.applied_known
+
+
+def _command_outcomes(events: Sequence[Event], ours: dict[str, Sent]) -> tuple[dict[str, set[str]], set[str]]:
+    """The distinct events each of our commands caused, and which of them were refused."""
     caused: dict[str, set[str]] = defaultdict(set)
     refused: set[str] = set()
     for event in events:
@@ -331,80 +383,122 @@ def reconcile(
             refused.add(event.rejected_message_id)
         elif event.causation_id in ours:
             caused[event.causation_id].add(event.message_id)
-    lettered = {i for i in dead_letters if i is not None}
+    return caused, refused
+
+
+def _effects_in_state(
+    store: StoreView, ours: dict[str, Sent], counts: Counts
+) -> tuple[Counter[str], Counter[str], bool]:
+    """Our notes in state, our applied message ids, and whether every customer keeps its applied
+    ids; counts the effects that are out of sequence order on the way."""
     notes: Counter[str] = Counter()
     applied: Counter[str] = Counter()
     applied_known = True
     for csid, stored in store.customers.items():
-        seqs = []
-        first_seen: set[str] = set()
-        for text in stored.notes or ():
-            parsed = parse_token(text)
-            if parsed is None or parsed[1] not in ours:
-                continue
-            seq, message_id = parsed
-            notes[message_id] += 1
-            if message_id not in first_seen:
-                first_seen.add(message_id)
-                seqs.append(seq)
-        reordered = out_of_order(seqs)
-        if reordered:
-            counts.example("reordered", f"{csid} notes in sequence order {seqs}")
-        counts.reordered += reordered
+        _count_notes(csid, stored, ours, notes, counts)
         if stored.applied is None:
             applied_known = False
             continue
-        registered = [
-            ours[i] for i in dict.fromkeys(stored.applied) if i in ours and ours[i].kind is Kind.REGISTRATION
-        ]
-        applied.update(i for i in stored.applied if i in ours)
-        order = [r.seq for r in registered]
-        if out_of_order(order):
-            counts.example("reordered", f"{csid} registrations applied in sequence order {order}")
-        counts.reordered += out_of_order(order)
-    has_registrations = any(s.kind is Kind.REGISTRATION for s in sent)
-    if has_registrations:
-        counts.registrations_checked = "applied" if applied_known else "latest"
+        _count_applied(csid, stored.applied, ours, applied, counts)
+    return notes, applied, applied_known
 
-    lost: set[str] = set()
-    for s in sent:
-        in_state = notes[s.message_id] if s.kind is Kind.NOTE else applied[s.message_id]
-        checkable = s.kind is Kind.NOTE or applied_known
-        if s.message_id in refused:
-            counts.refused += 1
-        if checkable and in_state and not s.acked:
-            counts.applied_unacknowledged += 1
-        if checkable and s.acked and not in_state and s.message_id not in refused | lettered:
-            if queued(s):
-                counts.queued += 1
-                counts.example("queued", f"{s.csid} {s.kind.value} seq {s.seq} at {s.partition}:{s.offset}")
-                continue
-            lost.add(s.message_id)
-            counts.example("lost", f"{s.csid} {s.kind.value} seq {s.seq} ({s.message_id})")
-        distinct = len(caused.get(s.message_id, ()))
-        if (checkable and in_state > 1) or distinct > EXPECTED_EVENTS[s.kind]:
-            counts.duplicated += 1
-            counts.example(
-                "duplicated", f"{s.csid} {s.kind.value} seq {s.seq}: {in_state} in state, {distinct} events"
-            )
-        if in_state and EXPECTED_EVENTS[s.kind] and distinct < EXPECTED_EVENTS[s.kind]:
-            counts.unpublished += 1
-            counts.example("unpublished", f"{s.csid} {s.kind.value} seq {s.seq} ({s.message_id})")
 
-    # A registration is a snapshot: the latest acknowledged one must be what state.facts shows.
+def _count_notes(
+    csid: str, stored: Stored, ours: dict[str, Sent], notes: Counter[str], counts: Counts
+) -> None:
+    """Adds the customer's notes of our commands to ``notes``; counts their reorderings."""
+    seqs = []
+    first_seen: set[str] = set()
+    for text in stored.notes or ():
+        parsed = parse_token(text)
+        if parsed is None or parsed[1] not in ours:
+            continue
+        seq, message_id = parsed
+        notes[message_id] += 1
+        if message_id not in first_seen:
+            first_seen.add(message_id)
+            seqs.append(seq)
+    reordered = out_of_order(seqs)
+    if reordered:
+        counts.example("reordered", f"{csid} notes in sequence order {seqs}")
+    counts.reordered += reordered
+
+
+def _count_applied(
+    csid: str,
+    stored_applied: tuple[str, ...],
+    ours: dict[str, Sent],
+    applied: Counter[str],
+    counts: Counts,
+) -> None:
+    """Adds the customer's applied ids of our messages to ``applied``; counts registrations
+    applied out of sequence order."""
+    registered = [
+        ours[i] for i in dict.fromkeys(stored_applied) if i in ours and ours[i].kind is Kind.REGISTRATION
+    ]
+    applied.update(i for i in stored_applied if i in ours)
+    order = [r.seq for r in registered]
+    if out_of_order(order):
+        counts.example("reordered", f"{csid} registrations applied in sequence order {order}")
+    counts.reordered += out_of_order(order)
+
+
+def _judge_sent(s: Sent, evidence: _Evidence, counts: Counts) -> bool:
+    """Counts what became of one sent message; True when it is lost (acknowledged, processed by
+    the group, and no trace of it in state)."""
+    in_state = evidence.in_state(s)
+    checkable = evidence.checkable(s)
+    if s.message_id in evidence.refused:
+        counts.refused += 1
+    if checkable and in_state and not s.acked:
+        counts.applied_unacknowledged += 1
+    missing = (
+        checkable and s.acked and not in_state and s.message_id not in evidence.refused | evidence.lettered
+    )
+    if missing and evidence.queued(s):
+        counts.queued += 1
+        counts.example("queued", f"{s.csid} {s.kind.value} seq {s.seq} at {s.partition}:{s.offset}")
+        return False
+    if missing:
+        counts.example("lost", f"{s.csid} {s.kind.value} seq {s.seq} ({s.message_id})")
+    _judge_events(s, in_state, checkable, evidence, counts)
+    return missing
+
+
+def _judge_events(s: Sent, in_state: int, checkable: bool, evidence: _Evidence, counts: Counts) -> None:
+    """Counts a sent message as duplicated (in state or in events) or as unpublished."""
+    distinct = len(evidence.caused.get(s.message_id, ()))
+    if (checkable and in_state > 1) or distinct > EXPECTED_EVENTS[s.kind]:
+        counts.duplicated += 1
+        counts.example(
+            "duplicated", f"{s.csid} {s.kind.value} seq {s.seq}: {in_state} in state, {distinct} events"
+        )
+    if in_state and EXPECTED_EVENTS[s.kind] and distinct < EXPECTED_EVENTS[s.kind]:
+        counts.unpublished += 1
+        counts.example("unpublished", f"{s.csid} {s.kind.value} seq {s.seq} ({s.message_id})")
+
+
+def _latest_registrations(sent: Sequence[Sent]) -> dict[str, Sent]:
+    """Each customer's acknowledged registration with the highest sequence number."""
     latest: dict[str, Sent] = {}
     for s in sent:
         if s.kind is Kind.REGISTRATION and s.acked and s.seq >= latest.get(s.csid, s).seq:
             latest[s.csid] = s
-    for csid, s in latest.items():
+    return latest
+
+
+def _judge_latest_registrations(
+    sent: Sequence[Sent], store: StoreView, evidence: _Evidence, lost: set[str], counts: Counts
+) -> None:
+    """A registration is a snapshot: the latest acknowledged one must be what state.facts shows.
+    Adds to ``lost`` each latest registration that state does not show (nor has yet to process)."""
+    for csid, s in _latest_registrations(sent).items():
         stored_customer = store.customers.get(csid)
         shown = parse_token(stored_customer.team if stored_customer else None)
         if (
             (shown is None or shown[0] < s.seq)
-            and s.message_id not in lost | refused | lettered
-            and not queued(s)
+            and s.message_id not in lost | evidence.refused | evidence.lettered
+            and not evidence.queued(s)
         ):
             lost.add(s.message_id)
             counts.example("lost", f"{csid} latest registration seq {s.seq}; facts show {shown}")
-    counts.lost = len(lost)
-    return counts

@@ -4,7 +4,9 @@ incidents and attachments (issue 7; seeds 004, 000 table 4, 003 table 3)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -752,3 +754,13 @@ def test_office_open_xml_types_travel_on_kafka_in_a_compact_form_that_fits_an_ev
     assert isinstance(events[0], AttachmentUploaded)
     assert events[0].media_type == filetypes.COMPACT[media_type]
     assert len(events[0].media_type) <= 64
+
+
+def test_a_zip_that_claims_an_unsupported_compression_method_is_sniffed_as_a_plain_zip_not_a_crash() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "x" * 100)
+    crafted = bytearray(buffer.getvalue())
+    crafted[8] = 99  # the local header's compression method
+    crafted[crafted.find(b"PK\x01\x02") + 10] = 99  # the central directory's
+    assert filetypes.sniff(bytes(crafted)) == "application/zip"

@@ -43,11 +43,9 @@ AREAS = (PS, *LISTABLE[:2], *UNLISTED)
 
 def priority_lists() -> list[tuple[str, ...]]:
     """Every priority list with PS first over the listable areas (16 lists)."""
-    lists = []
-    for size in range(len(LISTABLE) + 1):
-        for rest in itertools.permutations(LISTABLE, size):
-            lists.append((PS, *rest))
-    return lists
+    return [
+        (PS, *rest) for size in range(len(LISTABLE) + 1) for rest in itertools.permutations(LISTABLE, size)
+    ]
 
 
 def arrival_orders(areas: Sequence[str]) -> list[tuple[str, ...]]:
