@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.structs import ConsumerRecord
 
 from contracts.base import Actor, Message, Role
@@ -157,3 +159,23 @@ class Mesh:
         self.runtimes.clear()
         if self._producer is not None:
             await self._producer.stop()
+
+
+async def group_state(bootstrap_servers: str, group: str) -> tuple[str, list[set[tuple[str, int]]]]:
+    """A consumer group's state and each member's assigned (topic, partition) pairs."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (described,) = response.groups
+    _error, _group, state, _protocol_type, _protocol, members = described[:6]
+    assignments = []
+    for member in members:
+        raw = member[4]
+        decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
+        assignments.append(
+            {(tp.topic, tp.partition) for tp in decoded.partitions()} if decoded is not None else set()
+        )
+    return str(state), assignments

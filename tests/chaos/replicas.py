@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from deploy.local.localinfra import free_port
 from tests.chaos.workload import PS_TEAMS_JSON, SERVICE
+from tests.support import group_state
 
 PREFIX = f"CASEMESH_{SERVICE.upper()}_"
 #: ``CASEMESH_CHAOS_REFERRALS_X=v`` in the suite's environment becomes ``CASEMESH_REFERRALS_X=v`` in
@@ -290,23 +289,3 @@ async def _wait(replica: Replica, timeout_s: float) -> int | None:
         return await asyncio.wait_for(replica.process.wait(), timeout=timeout_s)
     except TimeoutError:
         return None
-
-
-async def group_state(bootstrap_servers: str, group: str) -> tuple[str, list[set[tuple[str, int]]]]:
-    """The consumer group's state and each member's assigned partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
-    await admin.start()
-    try:
-        (response,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (described,) = response.groups
-    _error, _group, state, _protocol_type, _protocol, members = described[:6]
-    assignments = []
-    for member in members:
-        raw = member[4]
-        decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
-        assignments.append(
-            {(tp.topic, tp.partition) for tp in decoded.partitions()} if decoded is not None else set()
-        )
-    return str(state), assignments

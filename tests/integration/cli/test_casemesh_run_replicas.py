@@ -24,8 +24,6 @@ from typing import IO
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from casemesh.run import STOP_MARGIN_S
 from contracts.base import Actor, Role
@@ -35,7 +33,7 @@ from contracts.topics import CUSTOMERS_TOPIC, READS, commands_topic, events_topi
 from deploy.local.localinfra import free_port
 from kit.settings import DEFAULT_TOPIC_PARTITIONS
 from tests.conftest import Infra
-from tests.support import Mesh, Record, envelope, payloads, types, wait_for
+from tests.support import Mesh, Record, envelope, group_state, payloads, types, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "referrals"
@@ -144,26 +142,6 @@ class Replicas:
                 replica.process.kill()
                 await replica.process.wait()
             replica.log_file.close()
-
-
-async def group_state(bootstrap_servers: str, group: str) -> tuple[str, list[set[Partition]]]:
-    """The group's state and each member's assigned partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        (response,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (described,) = response.groups
-    _error, _group, state, _protocol_type, _protocol, members = described[:6]
-    assignments = []
-    for member in members:
-        raw = member[4]
-        decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
-        assignments.append(
-            {(tp.topic, tp.partition) for tp in decoded.partitions()} if decoded is not None else set()
-        )
-    return state, assignments
 
 
 async def offsets(
