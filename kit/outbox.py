@@ -43,36 +43,51 @@ async def publish_unsent(
     ``seen`` remembers aggregates whose entries were all sent at a version, so an aggregate
     waiting for its next commit to drop a sent outbox is not looked at again. With
     ``takeover_before``, an aggregate another process wrote is left to that process's relay until
-    its last write is older than that (``left`` counts those entries): replicas do not all publish
-    each fresh event, yet an event a crashed replica left behind is still published. ``fresh``
-    entries were just committed by this process, so no other relay has published them yet.
+    its last write is older than that (``left`` counts those entries still unsent): replicas do
+    not all publish each fresh event, yet an event a crashed replica left behind is still
+    published. ``fresh`` entries were just committed by this process, so no other relay has
+    published them yet. Whatever the number of aggregates, the store is asked once which
+    entries are already sent, and told once which were sent now.
     """
     if len(seen) > SEEN_LIMIT:
         seen.clear()
-    published = left = 0
-    for item in pending:
-        memo = (store.collection.name, item.aggregate_id)
-        if seen.get(memo) == item.version:
-            continue
-        if takeover_before is not None and not _ours_or_stale(store, item, takeover_before):
-            waiting = [e.id for e in item.entries if not store.known_sent(e.id)]
-            left += len(waiting) - len(await store.sent_ids(waiting))
-            continue
-        candidates = [e for e in item.entries if not store.known_sent(e.id)]
-        already = set() if fresh else await store.sent_ids([e.id for e in candidates])
-        unsent = [e for e in candidates if e.id not in already]
-        for entry in unsent:
-            await publish(
-                entry.topic,
-                entry.key.encode(),
-                entry.value.encode(),
-                {"message-type": entry.message_type, "message-id": entry.id},
-            )
-        await store.mark_sent([e.id for e in unsent])
-        seen[memo] = item.version
-        store.published(item.aggregate_id, item.version)
-        published += len(unsent)
-    return published, left
+    todo = [item for item in pending if seen.get(_memo(store, item)) != item.version]
+    waiting: list[Pending] = []
+    ours: list[Pending] = []
+    for item in todo:
+        mine = takeover_before is None or _ours_or_stale(store, item, takeover_before)
+        (ours if mine else waiting).append(item)
+    asked = [e.id for item in todo for e in item.entries if not store.known_sent(e.id)]
+    already = set() if fresh and not waiting else await store.sent_ids(asked)
+    left = 0
+    for item in waiting:
+        unsent = [e for e in item.entries if not store.known_sent(e.id) and e.id not in already]
+        if unsent:
+            left += len(unsent)
+        else:
+            seen[_memo(store, item)] = item.version
+    sent: list[str] = []
+    try:
+        for item in ours:
+            for entry in item.entries:
+                if store.known_sent(entry.id) or entry.id in already:
+                    continue
+                await publish(
+                    entry.topic,
+                    entry.key.encode(),
+                    entry.value.encode(),
+                    {"message-type": entry.message_type, "message-id": entry.id},
+                )
+                sent.append(entry.id)
+            seen[_memo(store, item)] = item.version
+            store.published(item.aggregate_id, item.version)
+    finally:
+        await store.mark_sent(sent)
+    return len(sent), left
+
+
+def _memo(store: AggregateStore[Any], item: Pending) -> tuple[str, str]:
+    return (store.collection.name, item.aggregate_id)
 
 
 def _ours_or_stale(store: AggregateStore[Any], item: Pending, takeover_before: datetime) -> bool:
