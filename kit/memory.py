@@ -19,6 +19,8 @@ from typing import Any
 import mongomock
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from kit.instrument import count_store_command
+
 Document = dict[str, Any]
 
 SCHEME = "memory:"
@@ -68,34 +70,55 @@ class MemoryCollection:
         return str(self._collection.create_index(keys, **kwargs))
 
     async def find_one(self, *args: Any, **kwargs: Any) -> Document | None:
+        count_store_command("find")
         found: Document | None = self._collection.find_one(*args, **kwargs)
         return found
 
     def find(self, *args: Any, **kwargs: Any) -> MemoryCursor:
+        count_store_command("find")
         return MemoryCursor(self._collection.find(*args, **kwargs))
 
     async def count_documents(self, query: Mapping[str, Any], **kwargs: Any) -> int:
+        count_store_command("aggregate")
         return int(self._collection.count_documents(query, **kwargs))
 
     async def insert_one(self, document: Document, **kwargs: Any) -> Any:
+        count_store_command("insert")
         return self._collection.insert_one(document, **kwargs)
 
-    async def insert_many(self, documents: Sequence[Document], **kwargs: Any) -> Any:
-        return self._collection.insert_many(documents, **kwargs)
+    async def insert_many(self, documents: Sequence[Document], *, ordered: bool = True, **kwargs: Any) -> Any:
+        """Inserts each document; duplicates are reported as PyMongo reports them (``BulkWriteError``
+        with code 11000 per refused document), the others inserted when ``ordered=False``."""
+        count_store_command("insert")
+        errors: list[Document] = []
+        for index, document in enumerate(documents):
+            try:
+                self._collection.insert_one(document)
+            except DuplicateKeyError:
+                errors.append({"index": index, "code": 11000, "errmsg": "duplicate key"})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nInserted": len(documents) - len(errors)})
 
     async def update_one(self, query: Mapping[str, Any], update: Any, **kwargs: Any) -> Any:
+        count_store_command("update")
         return self._collection.update_one(query, update, **kwargs)
 
     async def update_many(self, query: Mapping[str, Any], update: Any, **kwargs: Any) -> Any:
+        count_store_command("update")
         return self._collection.update_many(query, update, **kwargs)
 
     async def replace_one(self, query: Mapping[str, Any], document: Document, **kwargs: Any) -> Any:
+        count_store_command("update")
         return self._collection.replace_one(query, document, **kwargs)
 
     async def delete_one(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
+        count_store_command("delete")
         return self._collection.delete_one(query, **kwargs)
 
     async def delete_many(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
+        count_store_command("delete")
         return self._collection.delete_many(query, **kwargs)
 
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, **kwargs: Any) -> None:
@@ -104,6 +127,7 @@ class MemoryCollection:
         A duplicate key is reported as PyMongo reports it, in a ``BulkWriteError`` at the end
         (``ordered=False``) or at once (``ordered=True``).
         """
+        count_store_command("bulkWrite")
         errors: list[Document] = []
         for index, request in enumerate(requests):
             try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from kit.instrument import ProcessCounts
+
 
 class Metrics:
     def __init__(self, service: str) -> None:
@@ -35,6 +37,7 @@ class Metrics:
         self.published = Counter("casemesh_published", "Events published from the outbox", registry=r)
         self.info = Gauge("casemesh_service_info", "Service identity", list(labels), registry=r)
         self.info.labels(**labels).set(1)
+        r.register(ProcessCounts())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -50,6 +50,7 @@ from starlette.routing import BaseRoute
 from contracts.topics import READS, REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic, topics_written_by
 from kit.errors import TopicLayoutError
 from kit.http import HttpServer, health_app
+from kit.instrument import StoreCommandListener, count_kafka_requests
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
@@ -268,8 +269,10 @@ class ServiceRuntime:
                 tz_aware=True,
                 serverSelectionTimeoutMS=s.store_timeout_ms,
                 appname=f"casemesh-{s.service_name}",
+                event_listeners=[StoreCommandListener()],
             )
             database = self.mongo[s.mongodb_database]
+        count_kafka_requests()
         await self.broker.connect()
         admin = self._admin()
         if admin is not None:
