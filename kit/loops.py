@@ -43,6 +43,10 @@ class Periodic:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
             self._wake.clear()
 
+    def is_current(self) -> bool:
+        """Whether the caller runs inside this loop's job."""
+        return self._task is not None and asyncio.current_task() is self._task
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name=self.name)

@@ -57,6 +57,22 @@ class MemoryDatabase:
         return self[name]
 
     async def command(self, command: str | Mapping[str, Any]) -> Document:
+        """``ping`` and friends answer ok; an ``update`` command is applied statement by statement,
+        its duplicate keys reported in ``writeErrors`` as the server reports them."""
+        if isinstance(command, Mapping) and "update" in command:
+            count_store_command("update")
+            collection = self._database[command["update"]]
+            errors: list[Document] = []
+            for index, statement in enumerate(command["updates"]):
+                try:
+                    collection.update_one(
+                        statement["q"], statement["u"], upsert=bool(statement.get("upsert"))
+                    )
+                except DuplicateKeyError:
+                    errors.append({"index": index, "code": 11000, "errmsg": "duplicate key"})
+                    if command.get("ordered", True):
+                        break
+            return {"ok": 1.0, "writeErrors": errors} if errors else {"ok": 1.0}
         return {"ok": 1.0}
 
 

@@ -26,13 +26,19 @@ class Metrics:
             "casemesh_infrastructure_retries", "Retries while the store or broker was unavailable", registry=r
         )
         self.latency = Histogram(
-            "casemesh_handler_seconds",
-            "Time to process one record",
+            "casemesh_batch_seconds",
+            "Time to process one batch of records, to its commit",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.batch_size = Histogram(
+            "casemesh_batch_records",
+            "Records per consumed batch",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
-            "casemesh_outbox_backlog", "Aggregates with unpublished events", registry=r
+            "casemesh_outbox_backlog", "Commit records whose events are not yet published", registry=r
         )
         self.published = Counter("casemesh_published", "Events published from the outbox", registry=r)
         self.info = Gauge("casemesh_service_info", "Service identity", list(labels), registry=r)

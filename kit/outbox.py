@@ -1,16 +1,20 @@
-"""The relay: publishes committed outbox entries with the idempotent producer, then marks them sent.
+"""The relay: publishes committed events with the idempotent producer, off the consuming path.
 
-Right after each commit (woken by ``notify``) it publishes what this process just committed,
-from memory, with no query. On a timer it sweeps the commit records for entries nobody has
-published yet: those a crashed replica left behind, taken over once they are
-``takeover_s`` old. It never writes an aggregate (see kit/store.py): it marks what it sent, and
-the next commit of that aggregate drops it. Publishing is at least once: an entry published just
-before a crash is published again after it, under the same message id, and consumers drop it.
+Woken after each batch's commit (``notify``), it publishes what this process just committed, from
+memory: every entry is sent before any acknowledgement is awaited. Then it deletes their outbox
+intents in one command (kit/store.py). It never writes an aggregate.
+
+The recovery pass, on a slow interval (``interval_s``) and at start, reads only the small
+``X_inflight`` collection: an intent older than ``takeover_s`` that no live writer has cleared
+is a commit whose events a crashed or stopped replica left unpublished; its record is fetched by
+exact ``_id`` and published. Publishing is at least once: an entry published just before a crash
+is published again after it, under the same message id, and consumers drop it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,80 +24,30 @@ from typing import Any
 from kit.logs import log
 from kit.loops import Periodic
 from kit.metrics import Metrics
-from kit.store import AggregateStore, Pending
+from kit.store import COMMIT_GRACE, AggregateStore, OutboxEntry, Pending, written_at
 
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Any]]
+"""Sends one record. It may return an awaitable acknowledgement: then every entry of a round is
+sent before any acknowledgement is awaited."""
 
-
-SEEN_LIMIT = 100_000
-HOUSEKEEPING_INTERVAL_S = 60.0
-
-
-async def publish_unsent(
-    store: AggregateStore[Any],
-    pending: list[Pending],
-    publish: Publish,
-    seen: dict[tuple[str, str], int],
-    takeover_before: datetime | None = None,
-    *,
-    fresh: bool = False,
-) -> tuple[int, int]:
-    """Publishes the entries not yet marked sent, then marks them; returns (published, left).
-
-    ``seen`` remembers aggregates whose entries were all sent at a version, so an aggregate
-    waiting for its next commit to drop a sent outbox is not looked at again. With
-    ``takeover_before``, an aggregate another process wrote is left to that process's relay until
-    its last write is older than that (``left`` counts those entries still unsent): replicas do
-    not all publish each fresh event, yet an event a crashed replica left behind is still
-    published. ``fresh`` entries were just committed by this process, so no other relay has
-    published them yet. Whatever the number of aggregates, the store is asked once which
-    entries are already sent, and told once which were sent now.
-    """
-    if len(seen) > SEEN_LIMIT:
-        seen.clear()
-    todo = [item for item in pending if seen.get(_memo(store, item)) != item.version]
-    waiting: list[Pending] = []
-    ours: list[Pending] = []
-    for item in todo:
-        mine = takeover_before is None or _ours_or_stale(store, item, takeover_before)
-        (ours if mine else waiting).append(item)
-    asked = [e.id for item in todo for e in item.entries if not store.known_sent(e.id)]
-    already = set() if fresh and not waiting else await store.sent_ids(asked)
-    left = 0
-    for item in waiting:
-        unsent = [e for e in item.entries if not store.known_sent(e.id) and e.id not in already]
-        if unsent:
-            left += len(unsent)
-        else:
-            seen[_memo(store, item)] = item.version
-    sent: list[str] = []
-    try:
-        for item in ours:
-            for entry in item.entries:
-                if store.known_sent(entry.id) or entry.id in already:
-                    continue
-                await publish(
-                    entry.topic,
-                    entry.key.encode(),
-                    entry.value.encode(),
-                    {"message-type": entry.message_type, "message-id": entry.id},
-                )
-                sent.append(entry.id)
-            seen[_memo(store, item)] = item.version
-            store.published(item.aggregate_id, item.version)
-    finally:
-        await store.mark_sent(sent)
-    return len(sent), left
+HOUSEKEEPING_INTERVAL_S = 600.0
 
 
-def _memo(store: AggregateStore[Any], item: Pending) -> tuple[str, str]:
-    return (store.collection.name, item.aggregate_id)
-
-
-def _ours_or_stale(store: AggregateStore[Any], item: Pending, takeover_before: datetime) -> bool:
-    if store.wrote(item.aggregate_id, item.version) or item.updated_at is None:
-        return True
-    return item.updated_at <= takeover_before
+async def send_all(publish: Publish, entries: Sequence[OutboxEntry]) -> None:
+    """Sends every entry, then awaits every acknowledgement; raises the first failure."""
+    acks = []
+    for entry in entries:
+        ack = await publish(
+            entry.topic,
+            entry.key.encode(),
+            entry.value.encode(),
+            {"message-type": entry.message_type, "message-id": entry.id},
+        )
+        if inspect.isawaitable(ack):
+            acks.append(ack)
+    for outcome in await asyncio.gather(*acks, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 class OutboxRelay:
@@ -112,14 +66,31 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.takeover_s = takeover_s
         self.housekeeping_interval_s = housekeeping_interval_s
-        self._seen: dict[tuple[str, str], int] = {}
         self._loop = Periodic("outbox_relay", self.round, interval_s)
         self._lock = asyncio.Lock()
-        self._next_sweep = 0.0
+        self._next_recovery = 0.0
         self._next_housekeeping = time.monotonic() + housekeeping_interval_s
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def notify(self) -> None:
+        self._drained.clear()
         self._loop.wake()
+
+    @property
+    def unpublished(self) -> int:
+        return sum(store.unpublished for store in self.stores)
+
+    def running_here(self) -> bool:
+        """Whether the caller is the relay's own task (an in-memory broker delivers inline)."""
+        return self._loop.is_current()
+
+    async def room(self, limit: int) -> None:
+        """Waits while more than ``limit`` events committed here wait for publishing."""
+        while self.unpublished > limit and not self.running_here():
+            self._drained.clear()
+            self._loop.wake()
+            await self._drained.wait()
 
     async def publish_fresh(self) -> int:
         """Publishes what this process just committed, from memory; returns how many went out."""
@@ -127,35 +98,64 @@ class OutboxRelay:
             sent = 0
             for store in self.stores:
                 fresh = store.take_fresh()
+                if not fresh:
+                    continue
                 try:
-                    published, _ = await publish_unsent(store, fresh, self.publish, self._seen, fresh=True)
+                    await send_all(self.publish, [e for item in fresh for e in item.entries])
                 except BaseException:
                     store.return_fresh(fresh)
                     raise
-                sent += published
+                await store.published(fresh)
+                await store.delete_superseded()
+                sent += sum(len(item.entries) for item in fresh)
             self.metrics.published.inc(sent)
+            if not self.unpublished:
+                self._drained.set()
+            return sent
+
+    async def recover(self) -> int:
+        """Publishes the events of commits whose intent is older than ``takeover_s`` and that this
+        process does not owe; drops intents whose commit never happened. Sets the backlog gauge to
+        the commit records still unpublished. Returns how many entries went out."""
+        async with self._lock:
+            now = datetime.now(UTC)
+            takeover_before = now - timedelta(seconds=self.takeover_s)
+            sent = backlog = 0
+            for store in self.stores:
+                intents = await store.intents("outbox")
+                stale = [
+                    d for d in intents if not store.owes(d["record"]) and written_at(d) <= takeover_before
+                ]
+                found = await store.records([d["record"] for d in stale])
+                items = [
+                    Pending(
+                        found[d["record"]]["aggregate"],
+                        int(found[d["record"]]["version"]),
+                        tuple(OutboxEntry.from_document(e) for e in found[d["record"]].get("outbox", [])),
+                        written_at(d),
+                        (d["_id"],),
+                    )
+                    for d in stale
+                    if d["record"] in found
+                ]
+                never = [
+                    d["_id"]
+                    for d in stale
+                    if d["record"] not in found and written_at(d) <= now - COMMIT_GRACE
+                ]
+                await send_all(self.publish, [e for item in items for e in item.entries])
+                await store.published(items)
+                await store.forget_intents(never)
+                sent += sum(len(item.entries) for item in items)
+                backlog += len(intents) - len(items) - len(never)
+            self.metrics.published.inc(sent)
+            self.metrics.outbox_backlog.set(backlog)
             return sent
 
     async def flush(self) -> int:
-        """Publishes every committed entry not yet marked sent; returns how many went out.
-
-        Sets the backlog gauge to the entries still unpublished: those another replica wrote
-        and has not had ``takeover_s`` to publish.
-        """
-        sent = await self.publish_fresh()
-        async with self._lock:
-            takeover_before = datetime.now(UTC) - timedelta(seconds=self.takeover_s)
-            backlog = 0
-            for store in self.stores:
-                await store.delete_superseded()
-                published, left = await publish_unsent(
-                    store, await store.pending(), self.publish, self._seen, takeover_before
-                )
-                sent += published
-                backlog += left
-                self.metrics.published.inc(published)
-            self.metrics.outbox_backlog.set(backlog)
-        return sent
+        """Publishes what this process committed, then recovers what others left; returns how many
+        entries went out."""
+        return await self.publish_fresh() + await self.recover()
 
     async def housekeep(self) -> None:
         now = datetime.now(UTC)
@@ -163,13 +163,12 @@ class OutboxRelay:
             await store.housekeep(now)
 
     async def round(self) -> None:
-        """Publishes what was just committed; every ``interval_s`` also sweeps for what others
-        left, and every ``housekeeping_interval_s`` completes and prunes (kit/store.py)."""
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self.interval_s
-            await self.flush()
-        else:
-            await self.publish_fresh()
+        """Publishes what was just committed; every ``interval_s`` also recovers what others left,
+        and every ``housekeeping_interval_s`` completes and prunes (kit/store.py)."""
+        await self.publish_fresh()
+        if time.monotonic() >= self._next_recovery:
+            self._next_recovery = time.monotonic() + self.interval_s
+            await self.recover()
         if time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + self.housekeeping_interval_s
             await self.housekeep()
@@ -184,6 +183,7 @@ class OutboxRelay:
         waits for another replica's takeover, or for this service's next start.
         """
         await self._loop.stop()
+        self._drained.set()
         try:
             await self.flush()
         except Exception as exc:

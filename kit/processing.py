@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -55,8 +55,51 @@ class Incoming:
     headers: Mapping[str, bytes | None] = field(default_factory=dict)
 
 
+Result = Outcome | Exception
+"""What handling a message came to: an outcome, ``Malformed`` (dead-lettered with its reason
+code), or the exception that failed it (retried alone, then dead-lettered)."""
+
+
 class Handler(Protocol):
+    """Handles one message (tests and small tools; services get a ``BatchHandler`` from the kit)."""
+
     def __call__(self, envelope: Envelope, message: Any, now: datetime) -> Awaitable[Outcome]: ...
+
+
+class BatchHandler(Protocol):
+    """Handles the decoded messages of a batch in order: one result per message. Raises only when
+    the whole batch failed (infrastructure, a kit fault); then nothing of it is committed as done."""
+
+    def __call__(self, items: Sequence[tuple[Envelope, Any]], now: datetime) -> Awaitable[list[Result]]: ...
+
+
+def one_by_one(handle: Handler) -> BatchHandler:
+    """A batch handler calling ``handle`` for each message in turn."""
+
+    async def handle_batch(items: Sequence[tuple[Envelope, Any]], now: datetime) -> list[Result]:
+        results: list[Result] = []
+        for envelope, message in items:
+            try:
+                results.append(await handle(envelope, message, now))
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                results.append(exc)
+        return results
+
+    return handle_batch
+
+
+def one_message(handle: BatchHandler) -> Handler:
+    """Handles a single message with a batch handler; raises what failed it."""
+
+    async def handle_one(envelope: Envelope, message: Any, now: datetime) -> Outcome:
+        [result] = await handle([(envelope, message)], now)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    return handle_one
 
 
 MAX_DEAD_LETTER_KEY_BYTES = 1024
@@ -135,7 +178,7 @@ class Processor:
         *,
         settings: ServiceSettings,
         topics: Mapping[str, Topic],
-        handle: Handler,
+        handle: BatchHandler,
         dead_letter: DeadLetterSink,
         metrics: Metrics,
         clock: Clock,
@@ -151,80 +194,139 @@ class Processor:
 
     async def process(self, incoming: Incoming) -> Outcome:
         """The record's outcome; raises only ``Stopping`` (and cancellation)."""
-        self.metrics.consumed.labels(incoming.topic).inc()
+        return (await self.process_batch([incoming]))[0]
+
+    async def process_batch(self, batch: Sequence[Incoming]) -> list[Outcome]:
+        """Each record's outcome, in order; raises only ``Stopping`` (and cancellation), and then
+        none of the batch may be committed."""
         started = time.perf_counter()
-        try:
-            return await self._process(incoming)
-        except Stopping:
-            raise
-        except Exception as exc:
-            # A fault outside the handler (the kit, the framework): the record cannot be
-            # processed as it is, and retrying it forever would stall its partition.
-            error_class = type(exc).__name__
-            log(
-                "processing_failed",
-                topic=incoming.topic,
-                partition=incoming.partition,
-                offset=incoming.offset,
-                error_class=error_class,
-                level=logging.ERROR,
-            )
-            return await self._dead_letter(
-                incoming,
-                "processing_failed",
-                f"processing failed outside the handler: {error_class}",
-                error_class,
-            )
-        finally:
-            self.metrics.latency.observe(time.perf_counter() - started)
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        decoded: list[tuple[int, Envelope, Any]] = []
+        for index, incoming in enumerate(batch):
+            self.metrics.consumed.labels(incoming.topic).inc()
+            try:
+                envelope, message = self._decode(incoming)
+            except Malformed as exc:
+                outcomes[index] = await self._dead_letter(incoming, exc.reason_code, exc.reason, "Malformed")
+                continue
+            except Exception as exc:
+                outcomes[index] = await self._failed_outside(incoming, exc)
+                continue
+            decoded.append((index, envelope, message))
+        results = await self._handle([(e, m) for _, e, m in decoded]) if decoded else []
+        for (index, envelope, _), result in zip(decoded, results, strict=True):
+            outcomes[index] = await self._settle(batch[index], envelope, result)
+        self.metrics.latency.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(batch))
+        return [Outcome.DEAD_LETTERED if o is None else o for o in outcomes]
 
-    async def _process(self, incoming: Incoming) -> Outcome:
+    def _decode(self, incoming: Incoming) -> tuple[Envelope, Any]:
         topic = self.topics[incoming.topic]
-        try:
-            envelope, message = decode(
-                incoming.value,
-                topic,
-                max_bytes=self.settings.max_message_bytes,
-                max_depth=self.settings.max_nesting_depth,
-                max_digits=self.settings.max_number_digits,
-            )
-            check_key(incoming.key, envelope)
-        except Malformed as exc:
-            return await self._dead_letter(incoming, exc.reason_code, exc.reason, "Malformed")
+        envelope, message = decode(
+            incoming.value,
+            topic,
+            max_bytes=self.settings.max_message_bytes,
+            max_depth=self.settings.max_nesting_depth,
+            max_digits=self.settings.max_number_digits,
+        )
+        check_key(incoming.key, envelope)
+        return envelope, message
 
+    async def _failed_outside(self, incoming: Incoming, exc: Exception) -> Outcome:
+        # A fault outside the handler (the kit, the framework): the record cannot be processed
+        # as it is, and retrying it forever would stall its partition.
+        error_class = type(exc).__name__
+        log(
+            "processing_failed",
+            topic=incoming.topic,
+            partition=incoming.partition,
+            offset=incoming.offset,
+            error_class=error_class,
+            level=logging.ERROR,
+        )
+        return await self._dead_letter(
+            incoming,
+            "processing_failed",
+            f"processing failed outside the handler: {error_class}",
+            error_class,
+        )
+
+    async def _settle(self, incoming: Incoming, envelope: Envelope, result: Result) -> Outcome:
+        if isinstance(result, Malformed):
+            # The handler found the message can never be applied (e.g. ``id_conflict``).
+            return await self._dead_letter(incoming, result.reason_code, result.reason, "Malformed")
+        if isinstance(result, Exception):
+            name = type(result).__name__
+            reason = f"failed {self.settings.max_attempts} times: {name}"
+            return await self._dead_letter(incoming, "handler_failed", reason, name)
+        self._count(result, envelope)
+        return result
+
+    async def _handle(self, items: Sequence[tuple[Envelope, Any]]) -> list[Result]:
+        """The handler's results. Infrastructure errors are waited out (lane c). A batch that keeps
+        failing otherwise is split, so only the message at fault is dead-lettered; a message that
+        failed alone is tried again up to ``max_attempts`` times."""
         attempts = 0
         delay = self.settings.retry_initial_s
         while True:
             try:
-                outcome = await self.handle(envelope, message, self.clock())
-            except Malformed as exc:
-                # The handler found the message can never be applied (e.g. ``id_conflict``).
-                return await self._dead_letter(incoming, exc.reason_code, exc.reason, "Malformed")
+                results = list(await self.handle(items, self.clock()))
+                break
             except Exception as exc:
-                if is_infrastructure_error(exc):
-                    self.metrics.infrastructure_retries.inc()
-                    log("infrastructure_retry", envelope=envelope, error_class=type(exc).__name__)
-                else:
-                    attempts += 1
-                    log(
-                        "handler_failed",
-                        envelope=envelope,
-                        error_class=type(exc).__name__,
-                        attempt=attempts,
-                        level=logging.WARNING,
-                    )
-                    if attempts >= self.settings.max_attempts:
-                        return await self._dead_letter(
-                            incoming,
-                            "handler_failed",
-                            f"failed {attempts} times: {type(exc).__name__}",
-                            type(exc).__name__,
-                        )
-                await self._pause(delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
-                continue
-            self._count(outcome, envelope)
-            return outcome
+                if self._infrastructure(exc, items):
+                    await self._pause(delay)
+                    delay = min(delay * 2, self.settings.retry_max_s)
+                    continue
+                attempts += 1
+                self._failed(items, exc, attempts)
+                if attempts < self.settings.max_attempts:
+                    await self._pause(delay)
+                    delay = min(delay * 2, self.settings.retry_max_s)
+                    continue
+                if len(items) == 1:
+                    return [exc]
+                return [r for item in items for r in await self._handle([item])]
+        for index, result in enumerate(results):
+            if _failure(result):
+                results[index] = await self._again(items[index], result)
+        return results
+
+    async def _again(self, item: tuple[Envelope, Any], failure: Result) -> Result:
+        delay = self.settings.retry_initial_s
+        attempt = 1
+        self._failed([item], failure, attempt)
+        while attempt < self.settings.max_attempts:
+            await self._pause(delay)
+            delay = min(delay * 2, self.settings.retry_max_s)
+            try:
+                result = (await self.handle([item], self.clock()))[0]
+            except Exception as exc:
+                if self._infrastructure(exc, [item]):
+                    continue
+                result = exc
+            if not _failure(result):
+                return result
+            attempt += 1
+            self._failed([item], result, attempt)
+            failure = result
+        return failure
+
+    def _infrastructure(self, exc: Exception, items: Sequence[tuple[Envelope, Any]]) -> bool:
+        if not is_infrastructure_error(exc):
+            return False
+        self.metrics.infrastructure_retries.inc()
+        log("infrastructure_retry", envelope=items[0][0], error_class=type(exc).__name__, size=len(items))
+        return True
+
+    def _failed(self, items: Sequence[tuple[Envelope, Any]], failure: Result, attempt: int) -> None:
+        log(
+            "handler_failed",
+            envelope=items[0][0],
+            error_class=type(failure).__name__,
+            attempt=attempt,
+            size=len(items),
+            level=logging.WARNING,
+        )
 
     def _count(self, outcome: Outcome, envelope: Envelope) -> None:
         counter = {
@@ -235,7 +337,12 @@ class Processor:
         }.get(outcome)
         if counter is not None:
             counter.inc()
-        log(outcome.value, envelope=envelope)
+        # Refusals are the sender's business: kept at INFO; the everyday outcomes at DEBUG.
+        log(
+            outcome.value,
+            envelope=envelope,
+            level=logging.INFO if outcome is Outcome.REFUSED else logging.DEBUG,
+        )
 
     async def _dead_letter(
         self, incoming: Incoming, reason_code: str, reason: str, error_class: str
@@ -299,3 +406,7 @@ class Processor:
         except TimeoutError:
             return
         raise Stopping
+
+
+def _failure(result: Result) -> bool:
+    return isinstance(result, Exception) and not isinstance(result, Malformed)

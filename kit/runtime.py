@@ -55,7 +55,7 @@ from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
-from kit.processing import Clock, DeadLetter, Handler, Incoming, Outcome, Processor, Stopping
+from kit.processing import BatchHandler, Clock, DeadLetter, Incoming, Outcome, Processor, Stopping
 from kit.rejections import announcement
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
@@ -70,7 +70,7 @@ def utc_now() -> datetime:
 class Wiring:
     """What a service builds once its database is open."""
 
-    handle: Handler
+    handle: BatchHandler
     stores: Sequence[AggregateStore[Any]]
     routes: Sequence[BaseRoute] = ()
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
@@ -90,12 +90,12 @@ class _Headerless:
         return getattr(self._record, name)
 
 
-async def parse_record(
-    record: Any, default: Callable[[Any], Awaitable[StreamMessage[Any]]]
+async def parse_records(
+    records: Sequence[Any], default: Callable[[Any], Awaitable[StreamMessage[Any]]]
 ) -> StreamMessage[Any]:
-    """FastStream's message around the untouched record; never fails on the record's bytes."""
-    message = await default(_Headerless(record))
-    message.raw_message = record
+    """FastStream's message around the untouched records of a batch; never fails on their bytes."""
+    message = await default(tuple(_Headerless(record) for record in records))
+    message.raw_message = tuple(records)
     return message
 
 
@@ -221,39 +221,51 @@ class ServiceRuntime:
             "ack_policy": AckPolicy.MANUAL,
             "auto_offset_reset": "earliest",
             "partition_assignment_strategy": (RangePartitionAssignor,),
-            "parser": parse_record,
+            "batch": True,
+            "max_records": self.settings.batch_size,
+            "batch_timeout_ms": self.settings.batch_timeout_ms,
+            "parser": parse_records,
             "decoder": keep_bytes,
         }
 
-    async def consume(self, message: KafkaMessage) -> Outcome | None:
-        """Processes one record, then commits it; on shutdown, rewinds it instead (no outcome)."""
+    async def consume(self, message: KafkaMessage) -> list[Outcome] | None:
+        """Processes a batch of records, then commits each partition's offset once; on shutdown,
+        rewinds every partition of the batch instead (no outcome)."""
         processor = self.processor
         if processor is None:
             await message.nack()
             return None
-        incoming = incoming_from(message.raw_message)
+        batch = [incoming_from(record) for record in message.raw_message]
+        if not batch:
+            return []
         try:
-            outcome = await processor.process(incoming)
+            outcomes = await processor.process_batch(batch)
         except Stopping:
             await message.nack()
             return None
         except BaseException:
-            # Cancelled when the graceful timeout ran out: rewind, never commit past the record.
+            # Cancelled when the graceful timeout ran out: rewind, never commit past a record.
             await message.nack()
             raise
-        if self.relay is not None and outcome in (Outcome.APPLIED, Outcome.REFUSED):
-            self.relay.notify()
+        if self.relay is not None:
+            if any(o in (Outcome.APPLIED, Outcome.REFUSED) for o in outcomes):
+                self.relay.notify()
+            await self.relay.room(self.settings.max_unpublished)
         try:
             await message.ack()
         except Exception as exc:
-            # The record is processed; a later commit covers it, or a redelivery is a duplicate.
-            log_limited("commit_failed", key=incoming.topic, error_class=type(exc).__name__)
-        for observer in self.observers:
-            try:
-                observer(incoming, outcome)
-            except Exception as exc:
-                log_limited("observer_failed", key=repr(observer), error_class=type(exc).__name__)
-        return outcome
+            # The batch is stored; a later commit covers it, or a redelivery is a duplicate.
+            log_limited("commit_failed", key=batch[0].topic, error_class=type(exc).__name__)
+        self._tell_observers(batch, outcomes)
+        return outcomes
+
+    def _tell_observers(self, batch: Sequence[Incoming], outcomes: Sequence[Outcome]) -> None:
+        for incoming, outcome in zip(batch, outcomes, strict=True):
+            for observer in self.observers:
+                try:
+                    observer(incoming, outcome)
+                except Exception as exc:
+                    log_limited("observer_failed", key=repr(observer), error_class=type(exc).__name__)
 
     # -- lifespan
 
@@ -281,9 +293,15 @@ class ServiceRuntime:
             await self.check_copartitioning(admin)
         self.wiring = await self.build(database, self)
         for store in self.wiring.stores:
+            store.write_chunk = s.store_write_chunk
             await store.ensure_indexes()
         self.relay = OutboxRelay(
-            self.wiring.stores, self._publish, self.metrics, s.outbox_interval_s, s.outbox_takeover_s
+            self.wiring.stores,
+            self._publish,
+            self.metrics,
+            s.outbox_interval_s,
+            s.outbox_takeover_s,
+            s.housekeeping_interval_s,
         )
         self.processor = Processor(
             settings=s,
@@ -395,8 +413,9 @@ class ServiceRuntime:
 
     # -- producing
 
-    async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        await self.broker.publish(value, topic=topic, key=key, headers=headers)
+    async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
+        """Sends one record; returns its acknowledgement to await (None where the broker is in memory)."""
+        return await self.broker.publish(value, topic=topic, key=key, headers=headers, no_confirm=True)
 
     async def _publish_dead_letter(self, letter: DeadLetter) -> None:
         """The dead letter for operators, then its announcement for the sender (issue 19)."""

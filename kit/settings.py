@@ -77,13 +77,37 @@ class ServiceSettings(BaseSettings):
     max_attempts: int = Field(5, gt=0, description="Attempts for a failure that is not infrastructure.")
     retry_initial_s: float = Field(0.1, gt=0)
     retry_max_s: float = Field(5.0, gt=0)
-    outbox_interval_s: float = Field(1.0, gt=0, description="Sweep for events left unpublished.")
+    batch_size: int = Field(
+        500, gt=0, le=10_000, description="Most records consumed, decided and committed together."
+    )
+    batch_timeout_ms: int = Field(
+        100, gt=0, le=60_000, description="How long an idle consumer waits for records before polling again."
+    )
+    store_write_chunk: int = Field(
+        50,
+        gt=0,
+        le=100_000,
+        description="Update statements per store command (FerretDB 1.24 hangs at 100; MongoDB takes more).",
+    )
+    max_unpublished: int = Field(
+        20_000,
+        gt=0,
+        description="Events committed but not yet published before consuming waits for the relay.",
+    )
+    outbox_interval_s: float = Field(
+        10.0,
+        gt=0,
+        description="How often the recovery pass looks for events a stopped replica left unpublished.",
+    )
     outbox_takeover_s: float = Field(
         10.0,
         gt=0,
         description="How long another replica leaves a fresh outbox to the replica that wrote it.",
     )
-    timer_interval_s: float = Field(1.0, gt=0, description="How often due timers are looked for.")
+    timer_interval_s: float = Field(5.0, gt=0, description="How often due timers are looked for.")
+    housekeeping_interval_s: float = Field(
+        600.0, gt=0, description="How often projections are repaired and old records and ids pruned."
+    )
     store_timeout_ms: int = Field(2000, gt=0)
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
     broker_log_level: int = Field(

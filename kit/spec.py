@@ -7,7 +7,7 @@ message names its aggregate, and which rule decides each message type. The kit d
 - a message type in no table is ``IGNORED``;
 - a rule refuses by raising :class:`Refused`; the kit answers with the service's ``…Rejected``
   event and leaves the state as it was;
-- load → decide → commit → publish → ack is the kit's (``kit.handling.apply``).
+- load → decide → commit → publish → ack is the kit's (``kit.batch``), a batch at a time.
 
 ``facts`` is whatever a service's rules need besides the state and the message: settings, and
 facts read from elsewhere before deciding (another aggregate's projection, an index). The
@@ -16,7 +16,7 @@ service gives the kit an async ``facts(envelope, message)``; rules stay pure.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -25,8 +25,8 @@ from pydantic import BaseModel
 
 from contracts.base import Actor, Message, Rejection
 from contracts.envelope import Envelope
-from kit.handling import apply
-from kit.processing import Handler, Outcome
+from kit.batch import After, Facts, Target, apply_batch, never, no_facts
+from kit.processing import BatchHandler, Result
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import Deferred
@@ -148,38 +148,31 @@ class ServiceSpec:
         return {a.collection: AggregateStore(database[a.collection], a.state) for a in self.aggregates}
 
 
-Facts = Callable[[Envelope, Any], Awaitable[Any]]
-After = Callable[[Envelope, Any, Outcome], Awaitable[None]]
-
-
-async def no_facts(envelope: Envelope, message: Any) -> None:
-    return None
-
-
 def handler(
     spec: ServiceSpec,
     stores: Mapping[str, AggregateStore[Any]],
     settings: ServiceSettings,
     facts: Facts = no_facts,
     after: Iterable[After] = (),
-) -> Handler:
-    """The kit's handler for a spec: route, gather facts, apply, then any read-model ``after``."""
+    barrier: Callable[[Any], bool] = never,
+) -> BatchHandler:
+    """The kit's batch handler for a spec: route each message to its aggregate, gather its facts,
+    decide and commit (kit/batch.py), then run any read-model ``after`` for each message.
+
+    ``barrier(message)`` says whether a message's facts read other aggregates' projections: what
+    the batch decided before it is committed first.
+    """
     followers = tuple(after)
 
-    async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
+    def target(envelope: Envelope, message: Any) -> Target | None:
         aggregate = spec.aggregate_for(message)
         if aggregate is None:
-            return Outcome.IGNORED
-        known = await facts(envelope, message)
+            return None
+        return Target(stores[aggregate.collection], aggregate.key(envelope, message), spec.decide)
 
-        def decide(state: Any, msg: Any, at: datetime) -> Decision:
-            return spec.decide(state, msg, at, known)
-
-        store = stores[aggregate.collection]
-        key = aggregate.key(envelope, message)
-        outcome = await apply(store, key, envelope, message, decide, now, settings)
-        for follow in followers:
-            await follow(envelope, message, outcome)
-        return outcome
+    async def handle(items: Sequence[tuple[Envelope, Any]], now: datetime) -> list[Result]:
+        return await apply_batch(
+            items, now, settings, targets=target, facts=facts, barrier=barrier, after=followers
+        )
 
     return handle

@@ -1,22 +1,26 @@
 """An aggregate's truth is an append-only chain of commit records; its document is a projection.
 
-Three collections per aggregate kind ``X`` (docs/decisions/0005-commit-records.md):
+Collections per aggregate kind ``X`` (docs/decisions/0005-commit-records.md, 0006-batches.md):
 
 - ``X_commits``: one record per version, ``{_id: "<aggregate>@<version:012d>", aggregate,
   version, state, applied, outbox, timers, …}``. A write is **one insert** of the next version's
-  record. An insert under a unique ``_id`` is atomic on MongoDB and on FerretDB (SQLite and
-  PostgreSQL), so a second writer of the same version always gets a conflict, never a silent
-  overwrite. State, applied ids, outgoing events and timers change together in that one record.
-- ``X``: the projection ``{_id: aggregate, version, state, …}`` that read models and queries use.
-  It is rolled forward after the insert, guarded by ``version < new``; on FerretDB that guard is
-  not atomic, so the projection may briefly lag or regress under a race, never the truth.
-- ``X_sent``: markers ``{_id: entry id}`` for published events and fired timers.
+  record; a batch's records go in one unordered ``insert_many``. An insert under a unique ``_id``
+  is atomic on MongoDB and on FerretDB (SQLite and PostgreSQL), so a second writer of the same
+  version always gets a conflict, never a silent overwrite. State, applied ids, the events of
+  the commit and the timers still armed change together in that one record.
+- ``X``: the projection ``{_id: aggregate, version, state, …}`` that read models and queries use,
+  rolled forward after the insert by a guarded upsert (``version < new``); on FerretDB that guard
+  is not atomic, so the projection may briefly lag under a race, never the truth.
+- ``X_inflight``: the small collection of work not yet done, written **before** the commit it
+  belongs to: one ``outbox`` intent per commit record with events (deleted once they are
+  published) and one ``timer`` document per armed timer (deleted once it fired). The relay's
+  recovery pass and the timer sweeper read only this collection, never the aggregates.
 
-A load reads the newest commit record (one query). Superseded records are deleted once a newer
-one exists; deleting a record that is not the newest never changes a load. A crash between any
-two steps leaves either no new record (nothing happened; the message is redelivered) or a new
-record whose projection and publishing the next load, the relay or the housekeeping sweep
-completes.
+A load reads the newest commit record. Superseded records are deleted once a newer one exists
+and their events are published; deleting a record that is not the newest never changes a load.
+A crash between any two steps leaves either no new record (nothing happened; the message is
+redelivered) or a new record whose projection the housekeeping sweep completes and whose
+publishing its intent tells the recovery pass to do.
 
 Message ids are claimed in the database-wide ``received`` ledger with a digest of the message,
 so a redelivery is recognised across aggregates and beyond an aggregate's recent ``applied``
@@ -25,8 +29,8 @@ ids, and an id reused for another message is told apart (``id_conflict``).
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -34,7 +38,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from kit.errors import ConcurrencyConflict
 
@@ -43,13 +47,13 @@ Document = dict[str, Any]
 
 KEEP_APPLIED = 1000
 """How many applied message ids an aggregate keeps beside the ledger (covers a crash's redelivery)."""
-SENT_RETENTION = timedelta(hours=1)
-"""How long a sent marker outlives the publish it records; superseded records go within seconds."""
 RECEIVED_RETENTION = timedelta(days=7)
 """How long a claimed message id is remembered: Kafka's default retention, so any redelivery."""
-KNOWN_SENT_LIMIT = 100_000
 COMMIT_GRACE = timedelta(seconds=30)
-"""How old a commit record must be before housekeeping repairs its projection or deletes it."""
+"""How old a record or intent must be before housekeeping or recovery repairs or drops it."""
+WRITE_CHUNK = 50
+"""Update statements per command: one with 100 or more matching statements hangs FerretDB 1.24."""
+PUBLISHED_MEMORY = 100_000
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,26 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _when(value: Any) -> datetime | None:
+    return _aware(value) if isinstance(value, datetime) else None
+
+
+def written_at(document: Document) -> datetime:
+    """When an intent or record was written (the oldest time if it does not say)."""
+    return _when(document.get("at")) or NEVER
+
+
 def record_id(aggregate_id: str, version: int) -> str:
     """A commit record's ``_id``: zero-padded so the newest version sorts last."""
     return f"{aggregate_id}@{version:012d}"
 
 
-def _records_of(aggregate_id: str) -> Document:
-    return {"_id": {"$gte": f"{aggregate_id}@", "$lt": f"{aggregate_id}@:"}, "aggregate": aggregate_id}
+def outbox_intent_id(record: str) -> str:
+    return f"outbox:{record}"
+
+
+def timer_doc_id(timer_id: str) -> str:
+    return f"timer:{timer_id}"
 
 
 @dataclass
@@ -118,7 +135,9 @@ class Loaded(Generic[S]):
     state: S | None
     applied: list[str] = field(default_factory=list)
     outbox: list[OutboxEntry] = field(default_factory=list)
+    """The events of this version's own commit."""
     timers: list[TimerEntry] = field(default_factory=list)
+    """Timers armed and not yet applied."""
     trimmed_at: datetime | None = None
     """When ``applied`` last forgot ids: a message claimed before then may be among them."""
     recorded: bool = False
@@ -130,12 +149,14 @@ class Loaded(Generic[S]):
 
 @dataclass(frozen=True)
 class Pending:
-    """An aggregate's outbox entries or due timers that may still need publishing."""
+    """A commit record's events (or due timers) that may still need publishing."""
 
     aggregate_id: str
     version: int
     entries: tuple[OutboxEntry, ...]
     updated_at: datetime | None = None
+    intents: tuple[str, ...] = ()
+    """The ``X_inflight`` documents to delete once the entries are published."""
 
 
 @dataclass(frozen=True)
@@ -149,72 +170,199 @@ class Claim:
     claimed_at: datetime | None = None
 
 
+@dataclass
+class Commit(Generic[S]):
+    """The next version of one aggregate: the messages applied since ``loaded`` and what they left."""
+
+    loaded: Loaded[S]
+    state: S | None
+    applied: list[str]
+    outbox: list[OutboxEntry]
+    timers: list[TimerEntry]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When it is written (the store's clock, not the messages'): for grace periods and takeovers."""
+
+    @property
+    def version(self) -> int:
+        return self.loaded.version + 1
+
+    @property
+    def record(self) -> str:
+        return record_id(self.loaded.id, self.version)
+
+    def document(self) -> Document:
+        kept = [t for t in self.loaded.timers if t.id not in self.applied] + self.timers
+        applied = [*self.loaded.applied, *self.applied]
+        trimmed_at = self.loaded.trimmed_at
+        if len(applied) > KEEP_APPLIED:
+            applied, trimmed_at = applied[-KEEP_APPLIED:], self.at
+        return {
+            "version": self.version,
+            "state": self.state.model_dump(mode="json") if self.state is not None else None,
+            "applied": applied,
+            "trimmed_at": trimmed_at,
+            "outbox": [e.to_document() for e in self.outbox],
+            "timers": [t.to_document() for t in kept],
+            "updated_at": self.at,
+        }
+
+    def after(self, document: Document) -> Loaded[S]:
+        """What a load returns once this commit is in."""
+        return Loaded(
+            self.loaded.id,
+            self.version,
+            self.state,
+            list(document["applied"]),
+            list(self.outbox),
+            [TimerEntry.from_document(t) for t in document["timers"]],
+            document["trimmed_at"],
+            recorded=True,
+        )
+
+
+def _duplicates(exc: BulkWriteError) -> set[int]:
+    """The indexes refused as duplicate keys; raises again on any other write error."""
+    errors = exc.details.get("writeErrors", [])
+    if any(e.get("code") != 11000 for e in errors):
+        raise exc
+    return {int(e["index"]) for e in errors}
+
+
+async def insert_unordered(collection: AsyncCollection[Document], documents: Sequence[Document]) -> set[int]:
+    """Inserts every document whose ``_id`` is new, in one command; returns the duplicates' indexes."""
+    if not documents:
+        return set()
+    try:
+        await collection.insert_many(list(documents), ordered=False)
+    except BulkWriteError as exc:
+        return _duplicates(exc)
+    return set()
+
+
 class AggregateStore(Generic[S]):
     def __init__(self, collection: AsyncCollection[Document], state_type: type[S]) -> None:
         self.collection = collection
         database = collection.database
         self.commits = database[f"{collection.name}_commits"]
-        self.sent = database[f"{collection.name}_sent"]
+        self.inflight = database[f"{collection.name}_inflight"]
         self.received = database["received"]
         self.state_type = state_type
-        self._written: dict[str, int] = {}
-        """Aggregates this process committed, by version, whose outbox it has not yet published."""
+        self.write_chunk = WRITE_CHUNK
         self._fresh: dict[str, Pending] = {}
-        """What this process just committed with events, for its relay to publish without a query."""
+        """What this process just committed with events, by record, for its relay (no query)."""
+        self._published: OrderedDict[str, None] = OrderedDict()
+        """Records whose events this process published."""
         self._superseded: list[str] = []
-        """Commit records this process replaced, to delete in batches."""
-        self._known_sent: OrderedDict[str, None] = OrderedDict()
+        """Replaced records whose events are published: to delete in one command."""
+        self._superseded_when_published: set[str] = set()
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("pending", ASCENDING)])
-        await self.collection.create_index([("next_due", ASCENDING)])
-        await self.commits.create_index([("pending", ASCENDING)])
-        await self.commits.create_index([("next_due", ASCENDING)])
-        await self.sent.create_index([("at", ASCENDING)])
+        await self.commits.create_index([("aggregate", ASCENDING)])
+        await self.inflight.create_index([("kind", ASCENDING), ("due_at", ASCENDING)])
         await self.received.create_index([("at", ASCENDING)])
 
     # -- the write path
 
-    async def claim(self, message_id: str, digest: str) -> Claim:
-        """Records that ``message_id`` arrived with ``digest``; tells a redelivery and a reuse apart."""
-        try:
-            await self.received.insert_one({"_id": message_id, "digest": digest, "at": datetime.now(UTC)})
-            return Claim(first=True)
-        except DuplicateKeyError:
-            pass
-        earlier = await self.received.find_one({"_id": message_id})
-        if earlier is None:  # pruned in between: the earlier delivery is older than the retention
-            return Claim(first=True)
-        at = earlier.get("at")
-        return Claim(
-            first=False,
-            conflict=earlier.get("digest") != digest,
-            claimed_at=_aware(at) if isinstance(at, datetime) else None,
+    async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[Claim]:
+        """Records each ``(message_id, digest)``: one insert, and one read for ids seen before."""
+        now = datetime.now(UTC)
+        first_index: dict[str, int] = {}
+        for index, (message_id, _) in enumerate(claims):
+            first_index.setdefault(message_id, index)
+        unique = list(first_index)
+        digests = {m: claims[i][1] for m, i in first_index.items()}
+        refused = await insert_unordered(
+            self.received, [{"_id": m, "digest": digests[m], "at": now} for m in unique]
         )
+        seen_ids = [unique[i] for i in refused]
+        earlier: dict[str, Document] = {}
+        if seen_ids:
+            async for doc in self.received.find({"_id": {"$in": seen_ids}}):
+                earlier[str(doc["_id"])] = doc
+        results = []
+        for index, (message_id, digest) in enumerate(claims):
+            if first_index[message_id] == index and message_id not in earlier:
+                results.append(Claim(first=True))  # new, or pruned in between (past the retention)
+                continue
+            doc = earlier.get(message_id, {"digest": digests[message_id], "at": now})
+            results.append(
+                Claim(first=False, conflict=doc.get("digest") != digest, claimed_at=_when(doc.get("at")))
+            )
+        return results
+
+    async def claim(self, message_id: str, digest: str) -> Claim:
+        return (await self.claim_many([(message_id, digest)]))[0]
+
+    async def load_many(self, aggregate_ids: Iterable[str]) -> dict[str, Loaded[S]]:
+        """The newest version of each aggregate: one query, and one more for any never recorded."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        if not ids:
+            return {}
+        newest: dict[str, Document] = {}
+        async for doc in self.commits.find({"aggregate": {"$in": ids}}):
+            current = newest.get(doc["aggregate"])
+            if current is None or current["version"] < doc["version"]:
+                newest[doc["aggregate"]] = doc
+        loaded = {a: self._loaded(a, doc, recorded=True) for a, doc in newest.items()}
+        missing = [a for a in ids if a not in loaded]
+        if missing:
+            async for doc in self.collection.find({"_id": {"$in": missing}}):
+                loaded[str(doc["_id"])] = self._loaded(str(doc["_id"]), doc, recorded=False)
+        return {a: loaded.get(a) or Loaded(a, 0, None) for a in ids}
 
     async def load(self, aggregate_id: str) -> Loaded[S]:
-        cursor = self.commits.find(_records_of(aggregate_id)).sort("_id", -1).limit(1)
-        found = await cursor.to_list(1)
-        if found:
-            return self._loaded(aggregate_id, found[0], recorded=True)
-        projected = await self.collection.find_one({"_id": aggregate_id})
-        if projected is None:
-            return Loaded(aggregate_id, 0, None)
-        return self._loaded(aggregate_id, projected, recorded=False)
+        return (await self.load_many([aggregate_id]))[aggregate_id]
 
     def _loaded(self, aggregate_id: str, doc: Document, *, recorded: bool) -> Loaded[S]:
         state = self.state_type.model_validate(doc["state"]) if doc.get("state") is not None else None
-        trimmed = doc.get("trimmed_at")
         return Loaded(
             aggregate_id,
             int(doc["version"]),
             state,
             list(doc.get("applied", [])),
-            [OutboxEntry.from_document(e) for e in doc.get("outbox", [])],
+            [OutboxEntry.from_document(e) for e in doc.get("outbox", [])] if recorded else [],
             [TimerEntry.from_document(t) for t in doc.get("timers", [])],
-            _aware(trimmed) if isinstance(trimmed, datetime) else None,
+            _when(doc.get("trimmed_at")),
             recorded,
         )
+
+    async def commit_many(self, commits: Sequence[Commit[S]]) -> tuple[list[Loaded[S]], list[Commit[S]]]:
+        """Writes each commit's record; returns the new versions and the commits another writer beat.
+
+        Intents first (the events' outbox intent, the armed timers), then the records in one
+        unordered insert, then the projections in chunks of ``write_chunk`` statements.
+        """
+        intents: list[Document] = []
+        for commit in commits:
+            if commit.outbox:
+                intents.append(
+                    {
+                        "_id": outbox_intent_id(commit.record),
+                        "kind": "outbox",
+                        "aggregate": commit.loaded.id,
+                        "record": commit.record,
+                        "at": commit.at,
+                    }
+                )
+            intents += [
+                {"_id": timer_doc_id(t.id), "kind": "timer", "aggregate": commit.loaded.id, "at": commit.at}
+                | t.to_document()
+                for t in commit.timers
+            ]
+        await insert_unordered(self.inflight, intents)
+        documents = [c.document() for c in commits]
+        beaten = await insert_unordered(
+            self.commits,
+            [
+                {"_id": c.record, "aggregate": c.loaded.id, **d}
+                for c, d in zip(commits, documents, strict=True)
+            ],
+        )
+        written = [(c, d) for i, (c, d) in enumerate(zip(commits, documents, strict=True)) if i not in beaten]
+        await self.project_many([(c.loaded.id, d) for c, d in written])
+        for commit, _ in written:
+            self._note_committed(commit)
+        return [c.after(d) for c, d in written], [c for i, c in enumerate(commits) if i in beaten]
 
     async def save(
         self,
@@ -223,154 +371,108 @@ class AggregateStore(Generic[S]):
         message_id: str,
         outbox: list[OutboxEntry],
         timers: list[TimerEntry] | None = None,
-        now: datetime | None = None,
     ) -> int:
-        """Commits the next version: one insert; returns the version.
+        """Commits one message's decision as the next version; raises ``ConcurrencyConflict``
+        when another writer committed that version first."""
+        commit = Commit(loaded, state, [message_id], outbox, timers or [])
+        written, beaten = await self.commit_many([commit])
+        if beaten:
+            raise ConcurrencyConflict(loaded.id)
+        return written[0].version
 
-        Entries already published and timers already fired are dropped here, as is the timer whose
-        command is being applied. Raises ``ConcurrencyConflict`` when another writer committed
-        this version first.
-        """
-        at = now or datetime.now(UTC)
-        sent = await self._sent_among(loaded, at)
-        kept_outbox = [e for e in loaded.outbox if e.id not in sent] + outbox
-        kept_timers = [t for t in loaded.timers if t.id not in sent and t.id != message_id] + (timers or [])
-        applied = [*loaded.applied, message_id]
-        trimmed_at = loaded.trimmed_at
-        if len(applied) > KEEP_APPLIED:
-            applied, trimmed_at = applied[-KEEP_APPLIED:], datetime.now(UTC)
-        version = loaded.version + 1
-        document: Document = {
-            "version": version,
-            "state": state.model_dump(mode="json") if state is not None else None,
-            "applied": applied,
-            "trimmed_at": trimmed_at,
-            "outbox": [e.to_document() for e in kept_outbox],
-            "pending": bool(kept_outbox),
-            "timers": [t.to_document() for t in kept_timers],
-            "next_due": min((t.due_at for t in kept_timers), default=None),
-            "updated_at": datetime.now(UTC),
-        }
-        try:
-            await self.commits.insert_one(
-                {"_id": record_id(loaded.id, version), "aggregate": loaded.id, **document}
+    def _note_committed(self, commit: Commit[S]) -> None:
+        previous = record_id(commit.loaded.id, commit.loaded.version)
+        if commit.loaded.recorded:
+            if not commit.loaded.outbox or previous in self._published:
+                self._superseded.append(previous)
+            elif previous in self._fresh:
+                self._superseded_when_published.add(previous)
+            # else: another process's events, maybe unpublished: housekeeping deletes it later
+        if commit.outbox:
+            self._fresh[commit.record] = Pending(
+                commit.loaded.id,
+                commit.version,
+                tuple(commit.outbox),
+                commit.at,
+                (outbox_intent_id(commit.record),),
             )
-        except DuplicateKeyError:
-            raise ConcurrencyConflict(loaded.id) from None
-        await self.project(loaded.id, document)
-        if loaded.recorded:
-            self._superseded.append(record_id(loaded.id, loaded.version))
-        if kept_outbox:
-            self._written[loaded.id] = version
-            self._fresh[loaded.id] = Pending(loaded.id, version, tuple(kept_outbox), document["updated_at"])
-        else:
-            self._fresh.pop(loaded.id, None)
-        return version
+
+    async def project_many(self, documents: Sequence[tuple[str, Document]]) -> None:
+        """Rolls each projection forward unless it already shows that version or a newer one.
+
+        A raw ``update`` command per chunk: a duplicate key (the projection already holds a newer
+        version) is expected, and FerretDB's reply to it lacks the counts PyMongo's bulk API reads.
+        """
+        statements = [
+            {"q": {"_id": a, "version": {"$lt": d["version"]}}, "u": {"$set": d}, "upsert": True}
+            for a, d in documents
+        ]
+        for start in range(0, len(statements), self.write_chunk):
+            reply = await self.collection.database.command(
+                {
+                    "update": self.collection.name,
+                    "updates": statements[start : start + self.write_chunk],
+                    "ordered": False,
+                }
+            )
+            failed = [e for e in reply.get("writeErrors", []) if e.get("code") != 11000]
+            if failed:
+                raise OperationFailure(str(failed[0].get("errmsg")), failed[0].get("code"), reply)
+
+    async def project(self, aggregate_id: str, document: Document) -> None:
+        await self.project_many([(aggregate_id, document)])
 
     # -- what this process committed, for its relay
 
     def take_fresh(self) -> list[Pending]:
-        """The outboxes this process committed since the last call (newest version per aggregate)."""
+        """The events this process committed since the last call, oldest first."""
         fresh, self._fresh = list(self._fresh.values()), {}
         return fresh
 
     def return_fresh(self, items: list[Pending]) -> None:
-        """Outboxes whose publishing failed, kept for the next try unless a newer commit replaced them."""
+        """Events whose publishing failed, kept for the next try."""
+        self._fresh = {record_id(i.aggregate_id, i.version): i for i in items} | self._fresh
+
+    def owes(self, record: str) -> bool:
+        """Whether this process committed ``record`` and has not published its events yet."""
+        return record in self._fresh
+
+    @property
+    def unpublished(self) -> int:
+        return sum(len(p.entries) for p in self._fresh.values())
+
+    async def published(self, items: Sequence[Pending]) -> None:
+        """The entries of ``items`` are on their topics: their intents go, in one command."""
+        intents = [i for item in items for i in item.intents]
+        if intents:
+            await self.inflight.delete_many({"_id": {"$in": intents}})
         for item in items:
-            self._fresh.setdefault(item.aggregate_id, item)
+            record = record_id(item.aggregate_id, item.version)
+            self._published[record] = None
+            if record in self._superseded_when_published:
+                self._superseded_when_published.discard(record)
+                self._superseded.append(record)
+        while len(self._published) > PUBLISHED_MEMORY:
+            self._published.popitem(last=False)
 
-    def wrote(self, aggregate_id: str, version: int) -> bool:
-        """Whether this process committed ``version`` (or later) of the aggregate, still unpublished."""
-        return self._written.get(aggregate_id, -1) >= version
+    # -- for the recovery pass and the timer sweeper, which never write an aggregate
 
-    def published(self, aggregate_id: str, version: int) -> None:
-        """The outbox of ``version`` is published: this process owes nothing for it any more."""
-        if self._written.get(aggregate_id, version + 1) <= version:
-            del self._written[aggregate_id]
+    async def intents(self, kind: str, query: Document | None = None) -> list[Document]:
+        return [d async for d in self.inflight.find({"kind": kind, **(query or {})})]
 
-    async def project(self, aggregate_id: str, document: Document) -> None:
-        """Rolls the projection forward to ``document`` unless it already shows a newer version."""
-        # DuplicateKeyError: the projection already holds this version or a newer one.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.collection.update_one(
-                {"_id": aggregate_id, "version": {"$lt": document["version"]}},
-                {"$set": document},
-                upsert=True,
-            )
-
-    async def _sent_among(self, loaded: Loaded[S], now: datetime) -> set[str]:
-        """Which of the loaded outbox entries and due timers were published; asks the store only
-        about those this process did not publish itself (a timer not yet due cannot have fired)."""
-        candidates = [e.id for e in loaded.outbox] + [t.id for t in loaded.timers if t.due_at <= now]
-        known = {i for i in candidates if i in self._known_sent}
-        unknown = [i for i in candidates if i not in known]
-        return known | (await self.sent_ids(unknown))
-
-    # -- for the relay and the sweeper, which never write an aggregate
-
-    async def sent_ids(self, ids: list[str]) -> set[str]:
+    async def records(self, ids: Sequence[str]) -> dict[str, Document]:
         if not ids:
-            return set()
-        return {str(d["_id"]) async for d in self.sent.find({"_id": {"$in": ids}}, projection={"_id": True})}
+            return {}
+        return {str(d["_id"]): d async for d in self.commits.find({"_id": {"$in": list(ids)}})}
 
-    def known_sent(self, entry_id: str) -> bool:
-        return entry_id in self._known_sent
-
-    async def mark_sent(self, ids: list[str]) -> None:
-        if not ids:
-            return
-        now = datetime.now(UTC)
-        try:
-            await self.sent.insert_many([{"_id": i, "at": now} for i in ids], ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-        for i in ids:
-            self._known_sent[i] = None
-        while len(self._known_sent) > KNOWN_SENT_LIMIT:
-            self._known_sent.popitem(last=False)
-
-    async def pending(self, limit: int = 0) -> list[Pending]:
-        """The newest commit record with an outbox, per aggregate."""
-        cursor = self.commits.find(
-            {"pending": True},
-            projection={"aggregate": True, "outbox": True, "version": True, "updated_at": True},
-        ).limit(limit)
-        newest: dict[str, Document] = {}
-        async for doc in cursor:
-            current = newest.get(doc["aggregate"])
-            if current is None or current["version"] < doc["version"]:
-                newest[doc["aggregate"]] = doc
-        found = []
-        for aggregate_id, doc in newest.items():
-            entries = tuple(OutboxEntry.from_document(e) for e in doc.get("outbox", []))
-            updated = doc.get("updated_at")
-            found.append(
-                Pending(aggregate_id, int(doc["version"]), entries, _aware(updated) if updated else None)
-            )
-        return found
-
-    async def due_timers(self, now: datetime, limit: int = 0) -> list[Pending]:
-        """Due timers of the newest commit record that has any, per aggregate."""
-        cursor = self.commits.find(
-            {"next_due": {"$lte": now}}, projection={"aggregate": True, "timers": True, "version": True}
-        ).limit(limit)
-        newest: dict[str, Document] = {}
-        async for doc in cursor:
-            current = newest.get(doc["aggregate"])
-            if current is None or current["version"] < doc["version"]:
-                newest[doc["aggregate"]] = doc
-        found = []
-        for aggregate_id, doc in newest.items():
-            timers = [TimerEntry.from_document(t) for t in doc.get("timers", [])]
-            due = tuple(t for t in timers if t.due_at <= now)
-            found.append(Pending(aggregate_id, int(doc["version"]), due))
-        return found
+    async def forget_intents(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self.inflight.delete_many({"_id": {"$in": list(ids)}})
 
     # -- housekeeping
 
     async def delete_superseded(self) -> int:
-        """Deletes the commit records this process replaced (never an aggregate's newest)."""
+        """Deletes the replaced records whose events are published (never an aggregate's newest)."""
         if not self._superseded:
             return 0
         batch, self._superseded = self._superseded, []
@@ -379,16 +481,16 @@ class AggregateStore(Generic[S]):
 
     async def housekeep(self, now: datetime) -> None:
         """Completes what a crash left: projections behind their newest record, superseded records
-        nobody deleted; and prunes sent markers and claimed ids past their retention."""
+        nobody deleted (once no intent says their events are unpublished); prunes claimed ids."""
         settled = now - COMMIT_GRACE
         records: dict[str, list[tuple[int, datetime | None]]] = {}
         async for doc in self.commits.find(
             {}, projection={"aggregate": True, "version": True, "updated_at": True}
         ):
-            updated = doc.get("updated_at")
             records.setdefault(doc["aggregate"], []).append(
-                (int(doc["version"]), _aware(updated) if isinstance(updated, datetime) else None)
+                (int(doc["version"]), _when(doc.get("updated_at")))
             )
+        owed = {str(d.get("record")) for d in await self.intents("outbox")}
         stale: list[str] = []
         heads: dict[str, int] = {}
         for aggregate_id, versions in records.items():
@@ -396,7 +498,11 @@ class AggregateStore(Generic[S]):
             head, head_at = versions[-1]
             if head_at is None or head_at <= settled:
                 heads[aggregate_id] = head
-            stale += [record_id(aggregate_id, v) for v, at in versions[:-1] if at is None or at <= settled]
+            stale += [
+                record_id(aggregate_id, v)
+                for v, at in versions[:-1]
+                if (at is None or at <= settled) and record_id(aggregate_id, v) not in owed
+            ]
         if heads:
             projected = {
                 str(d["_id"]): int(d.get("version", 0))
@@ -404,23 +510,12 @@ class AggregateStore(Generic[S]):
                     {"_id": {"$in": list(heads)}}, projection={"version": True}
                 )
             }
-            for aggregate_id, head in heads.items():
-                if projected.get(aggregate_id, 0) < head:
-                    record = await self.commits.find_one({"_id": record_id(aggregate_id, head)})
-                    if record is not None:
-                        await self.project(aggregate_id, _projection_of(record))
+            behind = [record_id(a, h) for a, h in heads.items() if projected.get(a, 0) < h]
+            found = await self.records(behind)
+            await self.project_many([(d["aggregate"], _projection_of(d)) for d in found.values()])
         if stale:
             await self.commits.delete_many({"_id": {"$in": stale}})
-        await self.sent.delete_many({"at": {"$lt": now - SENT_RETENTION}})
         await self.received.delete_many({"at": {"$lt": now - RECEIVED_RETENTION}})
-
-    async def backlog(self) -> int:
-        """Outbox entries committed but not yet published, over every aggregate."""
-        unpublished = 0
-        for item in await self.pending():
-            ids = [e.id for e in item.entries if not self.known_sent(e.id)]
-            unpublished += len(ids) - len(await self.sent_ids(ids))
-        return unpublished
 
 
 def _projection_of(record: Document) -> Document:

@@ -14,7 +14,7 @@ from faststream import FastStream
 
 from contracts.catalogue.contacts import IssueMeetingMinutes, RecordMeetingMinutes
 from contracts.envelope import Envelope
-from kit.processing import Clock
+from kit.processing import Clock, one_message
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
 from kit.spec import handler
 from services.contacts.api import ContactsApi
@@ -37,6 +37,11 @@ class ContactsFacts:
             privilege_of=Privileges(settings.role_privileges, settings.default_role_privilege),
         )
 
+    @staticmethod
+    def reads_aggregates(message: Any) -> bool:
+        """Minutes read the meeting and the customer's attachments, which earlier messages may change."""
+        return isinstance(message, (RecordMeetingMinutes, IssueMeetingMinutes))
+
     async def __call__(self, envelope: Envelope, message: Any) -> Facts:
         ids: Sequence[UUID] = ()
         if isinstance(message, RecordMeetingMinutes):
@@ -57,7 +62,14 @@ def create_runtime(settings: ContactsSettings | None = None, clock: Clock = utc_
     async def build(database: Database, runtime: ServiceRuntime) -> Wiring:
         store = ContactsStore(database)
         await store.ensure_read_indexes()
-        handle = handler(SPEC, store.aggregates, settings, ContactsFacts(store, settings))
+        handle = handler(
+            SPEC,
+            store.aggregates,
+            settings,
+            ContactsFacts(store, settings),
+            barrier=ContactsFacts.reads_aggregates,
+        )
+        one = one_message(handle)
         checker: QuarantineChecker | None = None
 
         def changed() -> None:
@@ -67,8 +79,8 @@ def create_runtime(settings: ContactsSettings | None = None, clock: Clock = utc_
                 checker.wake()
 
         name, interval = settings.service_name, settings.quarantine_interval_s
-        checker = QuarantineChecker(store, handle, name, clock, interval, changed)
-        api = ContactsApi(store, handle, settings, clock, changed)
+        checker = QuarantineChecker(store, one, name, clock, interval, changed)
+        api = ContactsApi(store, one, settings, clock, changed)
         stores = list(store.aggregates.values())
         return Wiring(handle=handle, stores=stores, routes=api.routes(), background=[checker.run])
 

@@ -31,6 +31,11 @@ class ReferralsFacts:
         self.settings = settings
         self.configured = context_of(settings)
 
+    @staticmethod
+    def reads_aggregates(message: Any) -> bool:
+        """Assignments and transfers out of PS read caseloads, which earlier messages may change."""
+        return isinstance(message, (AssignCustomerToPS, ApprovalAccepted))
+
     async def __call__(self, envelope: Envelope, message: Any) -> Context:
         if isinstance(message, AssignCustomerToPS):
             caseloads = await self.store.open_ps_customers(self.settings.ps_teams.get(message.team, ()))
@@ -53,7 +58,13 @@ def create_runtime(settings: ReferralsSettings | None = None, clock: Clock = utc
         store = ReferralsStore(stores[COLLECTION])
         await store.ensure_indexes()
         return Wiring(
-            handle=handler(SPEC, stores, settings, ReferralsFacts(store, settings)),
+            handle=handler(
+                SPEC,
+                stores,
+                settings,
+                ReferralsFacts(store, settings),
+                barrier=ReferralsFacts.reads_aggregates,
+            ),
             stores=list(stores.values()),
             routes=history_routes(store),
         )

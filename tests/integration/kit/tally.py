@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -13,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.base import Actor, Command, Event, Message, Rejection
 from contracts.envelope import Envelope
 from contracts.topics import Topic, TopicKind
-from kit.handling import apply
-from kit.processing import Clock, Outcome
+from kit.batch import Target, apply_batch
+from kit.processing import Clock, Result
 from kit.runtime import ServiceRuntime, Wiring, utc_now
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
@@ -91,8 +92,11 @@ def make_runtime(settings: ServiceSettings, clock: Clock = utc_now) -> ServiceRu
     async def build(db: AsyncDatabase[dict[str, Any]], runtime: ServiceRuntime) -> Wiring:
         store = AggregateStore(db["tallies"], Tally)
 
-        async def handle(envelope: Envelope, message: Any, now: datetime) -> Outcome:
-            return await apply(store, envelope.csid, envelope, message, decide, now, settings, route)
+        def target(envelope: Envelope, message: Any) -> Target:
+            return Target(store, envelope.csid, lambda state, msg, at, facts: decide(state, msg, at))
+
+        async def handle(items: Sequence[tuple[Envelope, Any]], now: datetime) -> list[Result]:
+            return await apply_batch(items, now, settings, targets=target, route=route)
 
         return Wiring(handle=handle, stores=[store])
 

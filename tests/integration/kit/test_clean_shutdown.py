@@ -52,7 +52,9 @@ async def test_a_runtime_stopped_mid_stream_has_published_the_event_of_every_rec
 ) -> None:
     # The relay publishes only on its (long) interval and at the stop: every event on the topic
     # afterwards went out in the final flush, with the producer still open.
-    settings: ServiceSettings = mesh.settings(ServiceSettings, service_name="tally", outbox_interval_s=300)
+    settings: ServiceSettings = mesh.settings(
+        ServiceSettings, service_name="tally", outbox_interval_s=300, batch_size=4
+    )
     runtime = await mesh.start(make_runtime(settings))
     assert runtime.relay is not None
     runtime.relay.notify = lambda: None  # type: ignore[method-assign]

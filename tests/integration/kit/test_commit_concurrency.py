@@ -15,8 +15,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.base import Actor, Message, Role
 from contracts.envelope import Envelope
+from kit.batch import apply
 from kit.errors import ConcurrencyConflict, Malformed
-from kit.handling import apply
 from kit.processing import Outcome
 from kit.settings import ServiceSettings
 from kit.store import COMMIT_GRACE, AggregateStore, record_id

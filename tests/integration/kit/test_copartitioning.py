@@ -16,6 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import Envelope
 from contracts.topics import Topic, TopicKind
 from kit.errors import TopicLayoutError
+from kit.processing import one_by_one
 from kit.runtime import Database, ServiceRuntime, Wiring
 from kit.settings import DEFAULT_TOPIC_PARTITIONS, ServiceSettings
 from kit.store import AggregateStore
@@ -43,7 +44,7 @@ def two_topic_runtime(settings: ServiceSettings) -> ServiceRuntime:
         async def handle(envelope: Envelope, message: Any, now: Any) -> Any:
             raise AssertionError("no record is sent in these tests")
 
-        return Wiring(handle=handle, stores=[AggregateStore(database["tallies"], Tally)])
+        return Wiring(handle=one_by_one(handle), stores=[AggregateStore(database["tallies"], Tally)])
 
     runtime = ServiceRuntime(
         settings,

@@ -49,7 +49,7 @@ async def test_a_running_service_is_live_ready_and_counts_what_it_consumed_appli
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     assert "casemesh_applied_total 1.0" in metrics
     assert 'casemesh_dead_lettered_total{reason_code="not_json"} 1.0' in metrics
-    assert "casemesh_handler_seconds_bucket" in metrics
+    assert "casemesh_batch_seconds_bucket" in metrics
     assert "casemesh_outbox_backlog" in metrics
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
     assert "not_json" in logged, "logs carry reason codes"

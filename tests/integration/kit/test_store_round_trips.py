@@ -1,4 +1,4 @@
-"""The write path's store round trips per message, counted on the real store (decision 0005).
+"""The write path's store round trips per batch, counted on the real store (decisions 0005, 0006).
 
 On FerretDB every read scans a collection, so what a message costs is the number of store
 commands it sends. Counted with PyMongo's command monitoring, not timed.
@@ -16,17 +16,19 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from contracts.envelope import Envelope
-from kit.handling import apply
+from kit.batch import Target, apply_batch
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
+from kit.processing import Outcome
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from tests.conftest import Infra
 from tests.integration.kit.tally import AddToTally, Tally, decide, route
 from tests.integration.kit.test_lanes import ACTOR
 
-MESSAGES = 60
-CUSTOMERS = [str(300_000_000 + n) for n in range(6)]
+MESSAGES = 12
+BATCH = 200
+CUSTOMERS = [str(300_000_000 + n) for n in range(40)]
 
 
 class Commands(monitoring.CommandListener):
@@ -55,32 +57,71 @@ async def counted(infra: Infra, database_name: str) -> AsyncIterator[tuple[Comma
         await client.close()
 
 
-async def test_a_message_costs_five_store_commands_and_no_scan_for_pending_work(
+class Harness:
+    def __init__(self, database: Any) -> None:
+        self.store = AggregateStore(database["tallies"], Tally)
+        self.published: list[str] = []
+        self.relay = OutboxRelay([self.store], self.publish, Metrics(f"rt_{uuid.uuid4().hex[:6]}"), 60.0)
+        self.settings = ServiceSettings(service_name="tally")
+
+    async def publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        self.published.append(headers["message-id"])
+
+    async def batch(self, csids: list[str]) -> None:
+        """One consumed batch, as the runtime runs it: apply, then the relay publishes."""
+        items = []
+        for csid in csids:
+            command = AddToTally(actor=ACTOR, amount=2)
+            items.append(
+                (Envelope.wrap(command, csid=csid, producer="tests", occurred_at=datetime.now(UTC)), command)
+            )
+
+        def target(envelope: Envelope, message: Any) -> Target:
+            return Target(self.store, envelope.csid, lambda state, msg, at, facts: decide(state, msg, at))
+
+        results = await apply_batch(items, datetime.now(UTC), self.settings, targets=target, route=route)
+        assert all(r is Outcome.APPLIED for r in results), results
+        await self.relay.publish_fresh()
+
+
+async def test_a_batch_costs_seven_store_commands_whatever_its_size_and_no_scan_for_pending_work(
     counted: tuple[Commands, Any],
 ) -> None:
     listener, database = counted
-    store = AggregateStore(database["tallies"], Tally)
-    published: list[str] = []
+    harness = Harness(database)
+    await harness.batch(CUSTOMERS)  # every customer exists before counting
+    listener.counted.clear()
 
-    async def publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        published.append(headers["message-id"])
+    await harness.batch([CUSTOMERS[n % len(CUSTOMERS)] for n in range(BATCH)])
 
-    relay = OutboxRelay([store], publish, Metrics(f"rt_{uuid.uuid4().hex[:6]}"), interval_s=60.0)
-    settings = ServiceSettings(service_name="tally")
+    # claim, load, intents, records, projections (one chunk), intents cleared, superseded deleted
+    assert sum(listener.counted.values()) == 7, dict(listener.counted)
+    assert sum(listener.counted.values()) / BATCH <= 0.05
+    assert listener.counted["aggregate"] == 0 and listener.counted["count"] == 0, "no counting per message"
+    assert len(harness.published) == len(CUSTOMERS) + BATCH, "every event was published"
 
-    async def handle(csid: str) -> None:
-        command = AddToTally(actor=ACTOR, amount=2)
-        envelope = Envelope.wrap(command, csid=csid, producer="tests", occurred_at=datetime.now(UTC))
-        await apply(store, csid, envelope, command, decide, datetime.now(UTC), settings, route)
-        await relay.publish_fresh()  # what the runtime does after each record
 
-    for csid in CUSTOMERS:  # every customer exists before counting
-        await handle(csid)
+async def test_projections_are_written_in_chunks_below_ferretdbs_limit_of_statements_per_command(
+    counted: tuple[Commands, Any],
+) -> None:
+    listener, database = counted
+    harness = Harness(database)
+    many = [str(400_000_000 + n) for n in range(120)]
+    await harness.batch(many)
+    listener.counted.clear()
+
+    await harness.batch(many)
+
+    assert listener.counted["update"] == 3, "120 aggregates in chunks of 50"
+    loaded = await harness.store.load_many(many)
+    assert {found.version for found in loaded.values()} == {2}
+
+
+async def test_one_message_alone_costs_at_most_seven_store_commands(counted: tuple[Commands, Any]) -> None:
+    listener, database = counted
+    harness = Harness(database)
+    await harness.batch(CUSTOMERS)
     listener.counted.clear()
     for n in range(MESSAGES):
-        await handle(CUSTOMERS[n % len(CUSTOMERS)])
-
-    per_message = sum(listener.counted.values()) / MESSAGES
-    assert per_message <= 5, dict(listener.counted)
-    assert listener.counted["aggregate"] == 0 and listener.counted["count"] == 0, "no counting per message"
-    assert len(published) == len(CUSTOMERS) + MESSAGES, "every event was published"
+        await harness.batch([CUSTOMERS[n % len(CUSTOMERS)]])
+    assert sum(listener.counted.values()) / MESSAGES <= 7, dict(listener.counted)

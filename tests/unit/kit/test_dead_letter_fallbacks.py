@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from kit.errors import Malformed
 from kit.logs import RateLimit, RepeatFilter
 from kit.metrics import Metrics
-from kit.processing import DeadLetter, Incoming, Outcome, Processor
+from kit.processing import DeadLetter, Incoming, Outcome, Processor, one_by_one
 from kit.settings import ServiceSettings
 from tests.integration.kit.tally import COMMANDS, TOPICS, AddToTally
 from tests.integration.kit.test_lanes import ACTOR
@@ -55,7 +55,7 @@ def processor(handle: Any, sink: Sink, topics: Any = TOPICS) -> Processor:
     return Processor(
         settings=SETTINGS,
         topics=topics,
-        handle=handle,
+        handle=one_by_one(handle),
         dead_letter=sink,
         metrics=Metrics("tally"),
         clock=lambda: NOW,

@@ -70,32 +70,37 @@ async def test_a_save_from_a_stale_version_is_a_concurrency_conflict(database: M
         await tallies.save(absent, Tally(count=1), "cmd-5", [])
 
 
-async def test_entries_marked_sent_are_pruned_at_the_next_save_and_leave_the_pending_list(
+async def test_a_commit_with_events_leaves_an_intent_until_they_are_published_then_is_deleted_once_superseded(
     database: MemoryDatabase,
 ) -> None:
     tallies = store(database)
     await tallies.save(await tallies.load("123456"), Tally(count=1), "cmd-1", [entry(1), entry(2)])
-    pending = await tallies.pending()
-    assert [(p.aggregate_id, [e.id for e in p.entries]) for p in pending] == [("123456", ["m1", "m2"])]
-    await tallies.mark_sent(["m1", "m2"])
-    await tallies.mark_sent(["m1"])  # marking twice is harmless, as on MongoDB
-    assert await tallies.sent_ids(["m1", "m2", "m3"]) == {"m1", "m2"}
+    intents = await tallies.intents("outbox")
+    assert [d["record"] for d in intents] == ["123456@000000000001"]
+    fresh = tallies.take_fresh()
+    assert [(p.aggregate_id, [e.id for e in p.entries]) for p in fresh] == [("123456", ["m1", "m2"])]
+    await tallies.published(fresh)
+    assert await tallies.intents("outbox") == []
     await tallies.save(await tallies.load("123456"), Tally(count=2), "cmd-2", [])
     assert await tallies.delete_superseded() == 1
-    assert await tallies.pending() == []
-    assert await tallies.backlog() == 0
+    assert (await tallies.load("123456")).outbox == [], "a commit keeps only its own events"
 
 
-async def test_only_timers_that_are_due_are_found(database: MemoryDatabase) -> None:
+async def test_armed_timers_are_listed_in_the_small_inflight_collection_by_due_time(
+    database: MemoryDatabase,
+) -> None:
     tallies = store(database)
     soon = TimerEntry(id="t1", topic="t", key="123456", message_type="Tick", value="{}", due_at=NOW)
     later = TimerEntry(
         id="t2", topic="t", key="123456", message_type="Tick", value="{}", due_at=NOW + timedelta(days=1)
     )
     await tallies.save(await tallies.load("123456"), Tally(), "cmd-1", [], [soon, later])
-    due = await tallies.due_timers(NOW + timedelta(minutes=1))
-    assert [[t.id for t in p.entries] for p in due] == [["t1"]]
-    assert await tallies.due_timers(NOW - timedelta(minutes=1)) == []
+    due = await tallies.intents("timer", {"due_at": {"$lte": NOW + timedelta(minutes=1)}})
+    assert [d["id"] for d in due] == ["t1"]
+    assert await tallies.intents("timer", {"due_at": {"$lte": NOW - timedelta(minutes=1)}}) == []
+    assert [t.id for t in (await tallies.load("123456")).timers] == ["t1", "t2"]
+    await tallies.save(await tallies.load("123456"), Tally(), "t1", [])
+    assert [t.id for t in (await tallies.load("123456")).timers] == ["t2"], "applying its command disarms it"
 
 
 async def test_bulk_writes_apply_each_pymongo_operation(database: MemoryDatabase) -> None:

@@ -14,7 +14,7 @@ from contracts.envelope import Envelope
 from kit.codec import decode, nesting_depth
 from kit.errors import Malformed
 from kit.metrics import Metrics
-from kit.processing import DeadLetter, Incoming, Outcome, Processor, Stopping
+from kit.processing import DeadLetter, Incoming, Outcome, Processor, Stopping, one_by_one
 from kit.settings import ServiceSettings
 from tests.integration.kit.tally import COMMANDS, TOPICS, AddToTally, make_runtime
 from tests.integration.kit.test_lanes import ACTOR
@@ -45,7 +45,7 @@ def processor(handle: Any, sink: Sink, stopping: asyncio.Event | None = None) ->
     return Processor(
         settings=SETTINGS,
         topics=TOPICS,
-        handle=handle,
+        handle=one_by_one(handle),
         dead_letter=sink,
         metrics=Metrics("tally"),
         clock=lambda: NOW,

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from kit.memory import MemoryDatabase, forget, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
-from kit.store import RECEIVED_RETENTION, AggregateStore, OutboxEntry
+from kit.store import COMMIT_GRACE, RECEIVED_RETENTION, AggregateStore, OutboxEntry
 
 
 class Tally(BaseModel):
@@ -84,14 +84,23 @@ async def test_the_backlog_gauge_counts_only_unpublished_entries_and_returns_to_
     assert writer.relay.metrics.outbox_backlog._value.get() == 0
 
 
-async def test_sent_markers_and_claimed_ids_past_their_retention_are_pruned(
-    database: MemoryDatabase,
-) -> None:
+async def test_claimed_ids_past_their_retention_are_pruned(database: MemoryDatabase) -> None:
     writer = Replica(database, takeover_s=60)
     await writer.count(1)
     await writer.store.claim("m-1", "digest")
     await writer.relay.flush()
-    assert await writer.store.sent.count_documents({}) == 1
+    assert await writer.store.received.count_documents({}) == 1
     await writer.store.housekeep(datetime.now(UTC) + RECEIVED_RETENTION * 2)
-    assert await writer.store.sent.count_documents({}) == 0
     assert await writer.store.received.count_documents({}) == 0
+
+
+async def test_an_intent_whose_commit_never_happened_is_dropped_after_the_grace_period(
+    database: MemoryDatabase,
+) -> None:
+    survivor = Replica(database, takeover_s=0.001)
+    stale = datetime.now(UTC) - COMMIT_GRACE * 2
+    await survivor.store.inflight.insert_one(
+        {"_id": "outbox:123456@000000000009", "kind": "outbox", "record": "123456@000000000009", "at": stale}
+    )
+    assert await survivor.relay.flush() == 0
+    assert await survivor.store.intents("outbox") == []

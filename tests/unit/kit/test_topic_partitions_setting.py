@@ -7,7 +7,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from casemesh.cli import main
 from casemesh.run import EXIT_USAGE
-from kit.runtime import keep_bytes, parse_record
+from kit.runtime import keep_bytes, parse_records
 from kit.settings import DEFAULT_TOPIC_PARTITIONS, ServiceSettings
 from services.referrals.settings import ReferralsSettings
 from tests.integration.kit.tally import make_runtime
@@ -60,5 +60,5 @@ def test_an_invalid_own_partition_count_names_the_services_variable(
 def test_every_subscriber_keeps_same_numbered_partitions_together_and_takes_the_raw_record() -> None:
     subscription = make_runtime(ServiceSettings(service_name="tally")).subscription
     assert subscription["partition_assignment_strategy"] == (RangePartitionAssignor,)
-    assert subscription["parser"] is parse_record
+    assert subscription["parser"] is parse_records
     assert subscription["decoder"] is keep_bytes
