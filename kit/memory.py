@@ -14,10 +14,13 @@ MongoDB or FerretDB.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import mongomock
+from mongomock import filtering, helpers
+from mongomock.store import CollectionStore
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.results import DeleteResult
 
 from kit.instrument import count_store_command
 
@@ -45,13 +48,155 @@ def forget(url: str) -> None:
     _servers.pop(url, None)
 
 
+class _IndexedStore(CollectionStore):
+    """mongomock's documents of one collection, with lookups by ``_id`` and by ``aggregate``.
+
+    mongomock answers every query by filtering every document, as FerretDB does; the twin is
+    meant to show the kit's own cost, so a filter naming ``_id`` values, or ``aggregate`` values
+    (the kit's commit records), is answered from those documents only.
+    """
+
+    _by_aggregate: dict[Any, set[Any]] | None = None
+
+    def __setitem__(self, key: Any, value: Document) -> None:
+        if self._by_aggregate is not None:
+            self._unindex(key)
+            if "aggregate" in value:
+                self._by_aggregate.setdefault(_hashable(value["aggregate"]), set()).add(key)
+        self._documents[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        if self._by_aggregate is not None:
+            self._unindex(key)
+        del self._documents[key]
+
+    def _unindex(self, key: Any) -> None:
+        old = self._documents.get(key)
+        if old is not None and "aggregate" in old and self._by_aggregate is not None:
+            self._by_aggregate.get(_hashable(old["aggregate"]), set()).discard(key)
+
+    def candidates(self, filter: Any) -> list[Document] | None:
+        """The documents ``filter`` can match, when it names them by ``_id`` or ``aggregate``."""
+        if not isinstance(filter, Mapping):
+            return None
+        keys = _values(filter.get("_id"))
+        if keys is None:
+            aggregates = _values(filter.get("aggregate"))
+            if aggregates is None:
+                return None
+            index = self._aggregate_index()
+            keys = [k for a in aggregates for k in index.get(a, ())]
+        documents = self._documents
+        return [documents[k] for k in dict.fromkeys(keys) if k in documents]
+
+    def _aggregate_index(self) -> dict[Any, set[Any]]:
+        if self._by_aggregate is None:
+            self._by_aggregate = {}
+            for key, document in self._documents.items():
+                if "aggregate" in document:
+                    self._by_aggregate.setdefault(_hashable(document["aggregate"]), set()).add(key)
+        return self._by_aggregate
+
+
+def filter_applies(filter: Any, document: Document) -> bool:
+    return bool(cast(Any, filtering).filter_applies(filter, document))
+
+
+def _update(collection: mongomock.Collection[Document], query: Any, update: Any, upsert: bool) -> None:
+    """One update statement; a ``$set`` of one document named by ``_id`` without mongomock's scan."""
+    store = cast(_IndexedStore, cast(Any, collection)._store)
+    key = query.get("_id") if isinstance(query, Mapping) else None
+    fields = update.get("$set") if isinstance(update, Mapping) and len(update) == 1 else None
+    if (
+        not isinstance(key, str)
+        or not isinstance(fields, Mapping)
+        or any("." in f or "$" in f for f in fields)
+    ):
+        collection.update_one(query, update, upsert=upsert)
+        return
+    current = store._documents.get(key)
+    if current is not None and filter_applies(_patch(query), current):
+        store[key] = {**current, **_stored(fields)}
+    elif current is None and upsert:
+        store[key] = {"_id": key, **_stored(fields)}
+    elif current is not None and upsert:
+        raise DuplicateKeyError(f"E11000 duplicate key error collection: {collection.name}")
+
+
+_OPAQUE = frozenset({"state", "applied", "outbox"})
+"""The kit's fields that hold only JSON values (strings, numbers): no datetime to convert inside."""
+
+
+def _stored(document: Mapping[str, Any]) -> Document:
+    """A document as mongomock keeps it (UTC datetimes, naive, to the millisecond), with its own top
+    level, so a caller adding or removing fields changes nothing stored. Nested values are shared,
+    not copied (the twin's one shortcut): neither the kit nor the services change a nested value of
+    a document they wrote or read, and copying them cost more than the kit's own work."""
+    return {k: v if k in _OPAQUE or isinstance(v, _PLAIN) else _patch(v) for k, v in document.items()}
+
+
+def _returned(document: Mapping[str, Any]) -> Document:
+    """A stored document as a ``tz_aware`` client reads it."""
+    return {k: v if k in _OPAQUE or isinstance(v, _PLAIN) else _aware(v) for k, v in document.items()}
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _patch(value: Any) -> Any:
+    return cast(Any, helpers).patch_datetime_awareness_in_document(value)
+
+
+def _aware(value: Any) -> Any:
+    return cast(Any, helpers).make_datetime_timezone_aware_in_document(value)
+
+
+def _project(document: Document, projection: Any) -> Document:
+    if not projection:
+        return _returned(document)
+    kept = {k for k, v in projection.items() if v}
+    return _returned({k: v for k, v in document.items() if k in kept or k == "_id"})
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int) else repr(value)
+
+
+def _values(condition: Any) -> list[Any] | None:
+    """The plain values an equality or ``$in`` condition names; None for anything else."""
+    if isinstance(condition, str):
+        return [condition]
+    if isinstance(condition, Mapping) and set(condition) == {"$in"}:
+        values = list(condition["$in"])
+        if all(isinstance(v, str) for v in values):
+            return values
+    return None
+
+
+def _indexed(collection: mongomock.Collection[Document]) -> mongomock.Collection[Document]:
+    unchecked = cast(Any, collection)
+    store = unchecked._store
+    if not isinstance(store, _IndexedStore):
+        store.__class__ = _IndexedStore
+        scan = unchecked._iter_documents
+
+        def narrowed(filter: Any) -> Any:
+            found = store.candidates(filter)
+            if found is None:
+                return scan(filter)
+            return (d for d in found if filter_applies(filter, d))
+
+        unchecked._iter_documents = narrowed
+    return collection
+
+
 class MemoryDatabase:
     def __init__(self, database: mongomock.Database[Document]) -> None:
         self._database = database
         self.name: str = database.name
 
     def __getitem__(self, name: str) -> MemoryCollection:
-        return MemoryCollection(self, self._database[name])
+        return MemoryCollection(self, _indexed(self._database[name]))
 
     def get_collection(self, name: str) -> MemoryCollection:
         return self[name]
@@ -61,13 +206,11 @@ class MemoryDatabase:
         its duplicate keys reported in ``writeErrors`` as the server reports them."""
         if isinstance(command, Mapping) and "update" in command:
             count_store_command("update")
-            collection = self._database[command["update"]]
+            collection = _indexed(self._database[command["update"]])
             errors: list[Document] = []
             for index, statement in enumerate(command["updates"]):
                 try:
-                    collection.update_one(
-                        statement["q"], statement["u"], upsert=bool(statement.get("upsert"))
-                    )
+                    _update(collection, statement["q"], statement["u"], bool(statement.get("upsert")))
                 except DuplicateKeyError:
                     errors.append({"index": index, "code": 11000, "errmsg": "duplicate key"})
                     if command.get("ordered", True):
@@ -90,9 +233,34 @@ class MemoryCollection:
         found: Document | None = self._collection.find_one(*args, **kwargs)
         return found
 
-    def find(self, *args: Any, **kwargs: Any) -> MemoryCursor:
+    def find(self, filter: Any = None, projection: Any = None, **kwargs: Any) -> MemoryCursor | ListCursor:
         count_store_command("find")
-        return MemoryCursor(self._collection.find(*args, **kwargs))
+        found = None if kwargs else self._named(filter)
+        if found is None:
+            return MemoryCursor(self._collection.find(filter, projection, **kwargs))
+        return ListCursor([_project(d, projection) for d in found])
+
+    @property
+    def _store(self) -> _IndexedStore:
+        return cast(_IndexedStore, cast(Any, self._collection)._store)
+
+    def _named(self, filter: Any) -> list[Document] | None:
+        """The documents matching a filter that names them by ``_id`` or ``aggregate``, from those
+        documents only; None when the filter names none (mongomock then filters them all)."""
+        found = self._store.candidates(filter)
+        if found is None or len(filter) == 1:
+            return found
+        patched = _patch(filter)
+        return [d for d in found if filter_applies(patched, d)]
+
+    def _insert(self, document: Document) -> None:
+        key = document.get("_id")
+        if not isinstance(key, str):
+            self._collection.insert_one(document)
+            return
+        if key in self._store:
+            raise DuplicateKeyError(f"E11000 duplicate key error collection: {self.name}")
+        self._store[key] = _stored(document)
 
     async def count_documents(self, query: Mapping[str, Any], **kwargs: Any) -> int:
         count_store_command("aggregate")
@@ -100,7 +268,7 @@ class MemoryCollection:
 
     async def insert_one(self, document: Document, **kwargs: Any) -> Any:
         count_store_command("insert")
-        return self._collection.insert_one(document, **kwargs)
+        self._insert(document)
 
     async def insert_many(self, documents: Sequence[Document], *, ordered: bool = True, **kwargs: Any) -> Any:
         """Inserts each document; duplicates are reported as PyMongo reports them (``BulkWriteError``
@@ -109,7 +277,7 @@ class MemoryCollection:
         errors: list[Document] = []
         for index, document in enumerate(documents):
             try:
-                self._collection.insert_one(document)
+                self._insert(document)
             except DuplicateKeyError:
                 errors.append({"index": index, "code": 11000, "errmsg": "duplicate key"})
                 if ordered:
@@ -135,7 +303,12 @@ class MemoryCollection:
 
     async def delete_many(self, query: Mapping[str, Any], **kwargs: Any) -> Any:
         count_store_command("delete")
-        return self._collection.delete_many(query, **kwargs)
+        found = None if kwargs else self._named(query)
+        if found is None:
+            return self._collection.delete_many(query, **kwargs)
+        for document in found:
+            del self._store[document["_id"]]
+        return DeleteResult({"n": len(found)}, True)
 
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True, **kwargs: Any) -> None:
         """Applies PyMongo's write operations one by one (mongomock's own bulk path predates them).
@@ -172,6 +345,44 @@ class MemoryCollection:
 
     async def drop(self) -> None:
         self._collection.drop()
+
+
+class ListCursor:
+    """A cursor over documents already found (sorted by top-level fields)."""
+
+    def __init__(self, documents: list[Document]) -> None:
+        self._documents = documents
+
+    def sort(self, key: Any, direction: int = 1) -> ListCursor:
+        keys = [(key, direction)] if isinstance(key, str) else list(key)
+        for field, order in reversed(keys):
+            self._documents.sort(key=lambda d: _order(d.get(field)), reverse=order < 0)
+        return self
+
+    def skip(self, count: int) -> ListCursor:
+        self._documents = self._documents[count:]
+        return self
+
+    def limit(self, count: int) -> ListCursor:
+        if count:
+            self._documents = self._documents[:count]
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Document]:
+        return MemoryCursor._iterate(iter(self._documents))
+
+    async def to_list(self, length: int | None = None) -> list[Document]:
+        return self._documents if length is None else self._documents[:length]
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, str(value))
 
 
 class MemoryCursor:

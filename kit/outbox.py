@@ -73,6 +73,10 @@ class OutboxRelay:
         self._drained = asyncio.Event()
         self._drained.set()
 
+    def recover_after(self, seconds: float) -> None:
+        """Runs the recovery pass ``seconds`` from now (a takeover), unless one is due sooner."""
+        self._next_recovery = min(self._next_recovery, time.monotonic() + seconds)
+
     def notify(self) -> None:
         self._drained.clear()
         self._loop.wake()

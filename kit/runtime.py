@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from aiokafka import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
@@ -119,6 +120,21 @@ def incoming_from(record: Any) -> Incoming:
         value=record.value,
         headers=headers,
     )
+
+
+class _Takeover(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On an assignment, the relay's recovery pass runs once the previous owner's fresh events are
+    old enough to take over (events it left unpublished)."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.runtime.relay is not None:
+            self.runtime.relay.recover_after(self.runtime.settings.outbox_takeover_s)
 
 
 Database = AsyncDatabase[dict[str, Any]]
@@ -224,6 +240,7 @@ class ServiceRuntime:
             "batch": True,
             "max_records": self.settings.batch_size,
             "batch_timeout_ms": self.settings.batch_timeout_ms,
+            "listener": _Takeover(self),
             "parser": parse_records,
             "decoder": keep_bytes,
         }

@@ -8,7 +8,7 @@ Collections per aggregate kind ``X`` (docs/decisions/0005-commit-records.md, 000
   is atomic on MongoDB and on FerretDB (SQLite and PostgreSQL), so a second writer of the same
   version always gets a conflict, never a silent overwrite. State, applied ids, the events of
   the commit and the timers still armed change together in that one record.
-- ``X``: the projection ``{_id: aggregate, version, state, …}`` that read models and queries use,
+- ``X``: the projection ``{_id: aggregate, version, state, updated_at}`` that queries use,
   rolled forward after the insert by a guarded upsert (``version < new``); on FerretDB that guard
   is not atomic, so the projection may briefly lag under a race, never the truth.
 - ``X_inflight``: the small collection of work not yet done, written **before** the commit it
@@ -359,7 +359,7 @@ class AggregateStore(Generic[S]):
             ],
         )
         written = [(c, d) for i, (c, d) in enumerate(zip(commits, documents, strict=True)) if i not in beaten]
-        await self.project_many([(c.loaded.id, d) for c, d in written])
+        await self.project_many([(c.loaded.id, _projection_of(d)) for c, d in written])
         for commit, _ in written:
             self._note_committed(commit)
         return [c.after(d) for c, d in written], [c for i, c in enumerate(commits) if i in beaten]
@@ -518,5 +518,9 @@ class AggregateStore(Generic[S]):
         await self.received.delete_many({"at": {"$lt": now - RECEIVED_RETENTION}})
 
 
+PROJECTED = ("version", "state", "updated_at")
+
+
 def _projection_of(record: Document) -> Document:
-    return {k: v for k, v in record.items() if k not in ("_id", "aggregate")}
+    """What queries read of an aggregate: its version and state (the rest stays in its record)."""
+    return {k: record[k] for k in PROJECTED if k in record}

@@ -186,10 +186,10 @@ async def test_an_event_stored_but_not_published_before_a_crash_is_published_exa
 
     first = await harness.start_tally(lambda rt: setattr(rt, "_publish", crash_before_publishing))
     await harness.send_command(command(9).to_bytes())
-    collection = mongo[harness.settings.mongodb_database]["tallies"]
+    commits = mongo[harness.settings.mongodb_database]["tallies_commits"]
 
     async def stored() -> bool:
-        doc = await collection.find_one({"_id": CSID})
+        doc = await commits.find_one({"aggregate": CSID})
         return doc is not None and len(doc["outbox"]) == 1  # type: ignore[arg-type]
 
     await wait_for(stored)
@@ -210,7 +210,7 @@ async def test_an_event_stored_but_not_published_before_a_crash_is_published_exa
     await harness.send_command(command(1).to_bytes())
     events = await harness.read(EVENTS, 2, settle_s=1.0)
     assert totals(events) == [9, 10], "published once, then the next event"
-    doc = await collection.find_one({"_id": CSID})
+    doc = await commits.find_one({"aggregate": CSID, "version": 2})
     assert doc is not None and len(doc["outbox"]) == 1, "a commit keeps only its own events"  # type: ignore[arg-type]
 
 
