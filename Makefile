@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
 .PHONY: venv demo demo-local test unit lint infra-install infra-up infra-down infra-status contracts \
-	contracts-wheel contracts-check clean chaos
+	contracts-wheel contracts-check clean chaos bench
 
 # The mesh depends on casemesh-contracts (contracts/pyproject.toml), installed from ./contracts in the
 # same pip call, so it never comes from an index.
@@ -42,6 +42,12 @@ lint: $(STAMP)
 ## table row per fault (docs/chaos.md). ARGS="--quick" for the bounded version the tests run.
 chaos: $(STAMP) infra-install
 	$(BIN)/python -m tests.chaos $(ARGS)
+
+## Throughput and latency (issue 15): raw Kafka and store rates, a naive FastStream consumer and
+## `casemesh run complaints` end to end, on a Kafka and FerretDB of its own (under 10 minutes).
+## ARGS="--quick" for a minute or two, ARGS="--json" for machines.
+bench: $(STAMP) infra-install
+	$(BIN)/casemesh bench --infra local $(ARGS)
 
 ## Fetch Kafka (Maven Central) and build FerretDB (Go module proxy) into ~/.cache/casemesh.
 ## Not needed where a Docker engine or existing servers are used, so a failure here is only a warning.

@@ -6,6 +6,8 @@ casemesh contracts export DIR   JSON Schema per message type and an AsyncAPI doc
 casemesh contracts check        the contracts against their last release in git history
 casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by its CASEMESH_<SERVICE>_…
                                 environment variables (what each docker-compose container runs)
+casemesh bench [--infra MODE] [--quick] [--json]
+                                throughput and latency of the mesh beside its raw parts
 """
 
 from __future__ import annotations
@@ -49,7 +51,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     demo.add_argument("--log", type=Path, default=None, help="where the services' logs go")
+    bench = commands.add_parser(
+        "bench",
+        help="measure the mesh's throughput and latency beside its raw parts",
+        description="Measures raw Kafka and store rates, a naive FastStream consumer and `casemesh run "
+        "complaints` (one replica, two, and on the in-memory store) end to end, in interleaved rounds; "
+        "prints medians, ratios, latency and per-message costs beside the targets.",
+    )
+    bench.add_argument(
+        "--infra",
+        choices=["local", "env"],
+        default="local",
+        help="local (default): start deploy/local's Kafka and FerretDB; env: the Kafka and MongoDB named "
+        "by CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL",
+    )
+    bench.add_argument("--quick", action="store_true", help="small sizes and one round (a minute or two)")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    bench.add_argument("--customers", type=int, default=None, help="pre-existing customers (default 1000)")
+    bench.add_argument("--commands", type=int, default=None, help="timed commands per run (default 5000)")
+    bench.add_argument("--repeat", type=int, default=None, help="rounds (default 3)")
     args = parser.parse_args(argv)
+
+    if args.command == "bench":
+        from casemesh.bench.main import main as run_bench
+
+        return run_bench(
+            args.infra,
+            quick=args.quick,
+            as_json=args.json,
+            customers=args.customers,
+            commands=args.commands,
+            repeat=args.repeat,
+        )
 
     if args.command == "demo":
         from casemesh.demo.main import main as run_demo

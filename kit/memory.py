@@ -48,54 +48,71 @@ def forget(url: str) -> None:
     _servers.pop(url, None)
 
 
+INDEXED = ("aggregate", "record")
+"""Fields the twin finds documents by without a scan, besides ``_id`` (the kit's lookups)."""
+
+
 class _IndexedStore(CollectionStore):
-    """mongomock's documents of one collection, with lookups by ``_id`` and by ``aggregate``.
+    """mongomock's documents of one collection, with lookups by ``_id`` and the ``INDEXED`` fields.
 
     mongomock answers every query by filtering every document, as FerretDB does; the twin is
-    meant to show the kit's own cost, so a filter naming ``_id`` values, or ``aggregate`` values
-    (the kit's commit records), is answered from those documents only.
+    meant to show the kit's own cost, so a filter naming ``_id`` values, or values of an indexed
+    field, is answered from those documents only.
     """
 
-    _by_aggregate: dict[Any, set[Any]] | None = None
+    _by_field: dict[str, dict[Any, set[Any]]] | None = None
 
     def __setitem__(self, key: Any, value: Document) -> None:
-        if self._by_aggregate is not None:
+        if self._by_field is not None:
             self._unindex(key)
-            if "aggregate" in value:
-                self._by_aggregate.setdefault(_hashable(value["aggregate"]), set()).add(key)
+            self._index(key, value)
         self._documents[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        if self._by_aggregate is not None:
+        if self._by_field is not None:
             self._unindex(key)
         del self._documents[key]
 
+    def _index(self, key: Any, document: Document) -> None:
+        assert self._by_field is not None
+        for field in INDEXED:
+            if field in document:
+                self._by_field[field].setdefault(_hashable(document[field]), set()).add(key)
+
     def _unindex(self, key: Any) -> None:
         old = self._documents.get(key)
-        if old is not None and "aggregate" in old and self._by_aggregate is not None:
-            self._by_aggregate.get(_hashable(old["aggregate"]), set()).discard(key)
+        if old is None or self._by_field is None:
+            return
+        for field in INDEXED:
+            if field in old:
+                self._by_field[field].get(_hashable(old[field]), set()).discard(key)
 
     def candidates(self, filter: Any) -> list[Document] | None:
-        """The documents ``filter`` can match, when it names them by ``_id`` or ``aggregate``."""
+        """The documents ``filter`` can match, when it names them by ``_id`` or an indexed field."""
         if not isinstance(filter, Mapping):
             return None
+        if set(filter) == {"$or"}:
+            found = [self.candidates(clause) for clause in filter["$or"]]
+            if any(f is None for f in found):
+                return None
+            merged = {id(d): d for f in found for d in f or ()}
+            return list(merged.values())
         keys = _values(filter.get("_id"))
         if keys is None:
-            aggregates = _values(filter.get("aggregate"))
-            if aggregates is None:
+            field = next((f for f in INDEXED if _values(filter.get(f)) is not None), None)
+            if field is None:
                 return None
-            index = self._aggregate_index()
-            keys = [k for a in aggregates for k in index.get(a, ())]
+            index = self._field_index()[field]
+            keys = [k for value in _values(filter[field]) or () for k in index.get(value, ())]
         documents = self._documents
         return [documents[k] for k in dict.fromkeys(keys) if k in documents]
 
-    def _aggregate_index(self) -> dict[Any, set[Any]]:
-        if self._by_aggregate is None:
-            self._by_aggregate = {}
+    def _field_index(self) -> dict[str, dict[Any, set[Any]]]:
+        if self._by_field is None:
+            self._by_field = {field: {} for field in INDEXED}
             for key, document in self._documents.items():
-                if "aggregate" in document:
-                    self._by_aggregate.setdefault(_hashable(document["aggregate"]), set()).add(key)
-        return self._by_aggregate
+                self._index(key, document)
+        return self._by_field
 
 
 def filter_applies(filter: Any, document: Document) -> bool:
@@ -125,6 +142,7 @@ def _update(collection: mongomock.Collection[Document], query: Any, update: Any,
 
 _OPAQUE = frozenset({"state", "applied", "outbox"})
 """The kit's fields that hold only JSON values (strings, numbers): no datetime to convert inside."""
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _stored(document: Mapping[str, Any]) -> Document:
@@ -138,9 +156,6 @@ def _stored(document: Mapping[str, Any]) -> Document:
 def _returned(document: Mapping[str, Any]) -> Document:
     """A stored document as a ``tz_aware`` client reads it."""
     return {k: v if k in _OPAQUE or isinstance(v, _PLAIN) else _aware(v) for k, v in document.items()}
-
-
-_PLAIN = (str, int, float, bool, type(None))
 
 
 def _patch(value: Any) -> Any:
@@ -248,7 +263,7 @@ class MemoryCollection:
         """The documents matching a filter that names them by ``_id`` or ``aggregate``, from those
         documents only; None when the filter names none (mongomock then filters them all)."""
         found = self._store.candidates(filter)
-        if found is None or len(filter) == 1:
+        if found is None or (len(filter) == 1 and next(iter(filter)) in ("_id", *INDEXED)):
             return found
         patched = _patch(filter)
         return [d for d in found if filter_applies(patched, d)]

@@ -78,10 +78,10 @@ class ServiceSettings(BaseSettings):
     retry_initial_s: float = Field(0.1, gt=0)
     retry_max_s: float = Field(5.0, gt=0)
     batch_size: int = Field(
-        500, gt=0, le=10_000, description="Most records consumed, decided and committed together."
+        2000, gt=0, le=10_000, description="Most records consumed, decided and committed together."
     )
     batch_timeout_ms: int = Field(
-        100, gt=0, le=60_000, description="How long an idle consumer waits for records before polling again."
+        50, gt=0, le=60_000, description="How long an idle consumer waits for records before polling again."
     )
     store_write_chunk: int = Field(
         50,

@@ -9,8 +9,8 @@ Collections per aggregate kind ``X`` (docs/decisions/0005-commit-records.md, 000
   version always gets a conflict, never a silent overwrite. State, applied ids, the events of
   the commit and the timers still armed change together in that one record.
 - ``X``: the projection ``{_id: aggregate, version, state, updated_at}`` that queries use,
-  rolled forward after the insert by a guarded upsert (``version < new``); on FerretDB that guard
-  is not atomic, so the projection may briefly lag under a race, never the truth.
+  rolled forward after the insert (older ones deleted, new ones inserted: ``project_many``); it
+  may briefly lag under a race, never the truth.
 - ``X_inflight``: the small collection of work not yet done, written **before** the commit it
   belongs to: one ``outbox`` intent per commit record with events (deleted once they are
   published) and one ``timer`` document per armed timer (deleted once it fired). The relay's
@@ -38,7 +38,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kit.errors import ConcurrencyConflict
 
@@ -52,8 +52,11 @@ RECEIVED_RETENTION = timedelta(days=7)
 COMMIT_GRACE = timedelta(seconds=30)
 """How old a record or intent must be before housekeeping or recovery repairs or drops it."""
 WRITE_CHUNK = 50
-"""Update statements per command: one with 100 or more matching statements hangs FerretDB 1.24."""
+"""Statements per update command (FerretDB 1.24 hangs at 100); projections go forty times as many
+to one delete and one insert (no update statement)."""
 PUBLISHED_MEMORY = 100_000
+SUPERSEDED_SEEN = 3
+"""How many versions behind its new one a projection may be and still be rolled forward at once."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,12 @@ async def insert_unordered(collection: AsyncCollection[Document], documents: Seq
     """Inserts every document whose ``_id`` is new, in one command; returns the duplicates' indexes."""
     if not documents:
         return set()
+    if len(documents) == 1:
+        try:
+            await collection.insert_one(documents[0])
+        except DuplicateKeyError:
+            return {0}
+        return set()
     try:
         await collection.insert_many(list(documents), ordered=False)
     except BulkWriteError as exc:
@@ -258,6 +267,7 @@ class AggregateStore(Generic[S]):
 
     async def ensure_indexes(self) -> None:
         await self.commits.create_index([("aggregate", ASCENDING)])
+        await self.collection.create_index([("record", ASCENDING)])
         await self.inflight.create_index([("kind", ASCENDING), ("due_at", ASCENDING)])
         await self.received.create_index([("at", ASCENDING)])
 
@@ -398,26 +408,45 @@ class AggregateStore(Generic[S]):
             )
 
     async def project_many(self, documents: Sequence[tuple[str, Document]]) -> None:
-        """Rolls each projection forward unless it already shows that version or a newer one.
+        """Rolls each projection forward: two commands whatever the number of aggregates.
 
-        A raw ``update`` command per chunk: a duplicate key (the projection already holds a newer
-        version) is expected, and FerretDB's reply to it lacks the counts PyMongo's bulk API reads.
+        The projections showing one of the few versions before the new one are deleted (by their
+        ``record``, in one ``$in``), then the new ones inserted unordered. A projection showing a
+        newer version is never deleted, and it refuses the older one's insert as a duplicate. On
+        FerretDB every update statement scans the collection, so this costs one scan where
+        updating each projection cost one per aggregate. Between the two commands a query may
+        briefly miss an aggregate; loads never read projections.
         """
+        latest: dict[str, Document] = {}
+        for aggregate_id, document in documents:
+            if aggregate_id not in latest or latest[aggregate_id]["version"] < document["version"]:
+                latest[aggregate_id] = document
+        for chunk in _chunks(list(latest.items()), self.write_chunk * 40):
+            superseded = [
+                record_id(a, v)
+                for a, d in chunk
+                for v in range(max(0, d["version"] - SUPERSEDED_SEEN), d["version"])
+            ]
+            await self.collection.delete_many({"record": {"$in": superseded}})
+            kept = await insert_unordered(
+                self.collection, [{"_id": a, "record": record_id(a, d["version"]), **d} for a, d in chunk]
+            )
+            await self._roll_forward([chunk[i] for i in sorted(kept)])
+
+    async def _roll_forward(self, documents: Sequence[tuple[str, Document]]) -> None:
+        """Projections still there after the delete: newer ones stay; one further behind than
+        ``SUPERSEDED_SEEN`` versions (after a race) is rolled forward by a guarded update."""
         statements = [
-            {"q": {"_id": a, "version": {"$lt": d["version"]}}, "u": {"$set": d}, "upsert": True}
+            {
+                "q": {"_id": a, "version": {"$lt": d["version"]}},
+                "u": {"$set": {"record": record_id(a, d["version"]), **d}},
+            }
             for a, d in documents
         ]
-        for start in range(0, len(statements), self.write_chunk):
-            reply = await self.collection.database.command(
-                {
-                    "update": self.collection.name,
-                    "updates": statements[start : start + self.write_chunk],
-                    "ordered": False,
-                }
+        for chunk in _chunks(statements, self.write_chunk):
+            await self.collection.database.command(
+                {"update": self.collection.name, "updates": chunk, "ordered": False}
             )
-            failed = [e for e in reply.get("writeErrors", []) if e.get("code") != 11000]
-            if failed:
-                raise OperationFailure(str(failed[0].get("errmsg")), failed[0].get("code"), reply)
 
     async def project(self, aggregate_id: str, document: Document) -> None:
         await self.project_many([(aggregate_id, document)])
@@ -512,6 +541,7 @@ class AggregateStore(Generic[S]):
             }
             behind = [record_id(a, h) for a, h in heads.items() if projected.get(a, 0) < h]
             found = await self.records(behind)
+            await self.collection.delete_many({"_id": {"$in": [d["aggregate"] for d in found.values()]}})
             await self.project_many([(d["aggregate"], _projection_of(d)) for d in found.values()])
         if stale:
             await self.commits.delete_many({"_id": {"$in": stale}})
@@ -519,6 +549,10 @@ class AggregateStore(Generic[S]):
 
 
 PROJECTED = ("version", "state", "updated_at")
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _projection_of(record: Document) -> Document:
