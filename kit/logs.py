@@ -103,6 +103,8 @@ def configure(level: int = logging.INFO) -> None:
 
 
 def log(event: str, *, envelope: Envelope | None = None, level: int = logging.INFO, **fields: Any) -> None:
+    if not LOGGER.isEnabledFor(level):
+        return
     if envelope is not None:
         fields = {
             "message_id": str(envelope.message_id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from kit.instrument import ProcessCounts
@@ -44,6 +46,14 @@ class Metrics:
         self.info = Gauge("casemesh_service_info", "Service identity", list(labels), registry=r)
         self.info.labels(**labels).set(1)
         r.register(ProcessCounts())
+        self._consumed: dict[str, Any] = {}
+
+    def consumed_on(self, topic: str) -> Any:
+        """The consumed counter of one topic (looked up once: ``labels`` is costly per record)."""
+        child = self._consumed.get(topic)
+        if child is None:
+            child = self._consumed[topic] = self.consumed.labels(topic)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -203,7 +203,7 @@ class Processor:
         outcomes: list[Outcome | None] = [None] * len(batch)
         decoded: list[tuple[int, Envelope, Any]] = []
         for index, incoming in enumerate(batch):
-            self.metrics.consumed.labels(incoming.topic).inc()
+            self.metrics.consumed_on(incoming.topic).inc()
             try:
                 envelope, message = self._decode(incoming)
             except Malformed as exc:
