@@ -20,7 +20,7 @@ ROWS = ("R1", "R2", "R3", "N", "M", "M2", "M_memory")
 DESCRIPTIONS = {
     "R1": "raw aiokafka producer (idempotent, acks=all, pipelined)",
     "R2": "raw aiokafka getmany consumer in a group, a commit per batch",
-    "R3": "store bulk writes: insert_many commit records + bulk_write upserts, 50 a chunk",
+    "R3": "store bulk writes as the kit makes them: commit records, projections deleted and inserted",
     "N": "naive FastStream consumer: update_one + ack per message",
     "M": "casemesh run complaints, one replica",
     "M2": "casemesh run complaints, two replicas",
@@ -165,7 +165,7 @@ METHOD = [
     "the rounds; the 1-minute load average is taken as each measurement starts.",
     "R1 times sending every record and awaiting every ack (after one record to each partition); R2 "
     "times from the group's assignment to the last record; R3 times the chunks of commit-record "
-    "inserts and projection upserts over customers that exist.",
+    "inserts and projection roll-forwards (a delete and an insert) over customers that exist.",
     "N: the timed commands pre-loaded; timed in the naive process from its first message to its last.",
     "M, M2, M_memory: one seed command per customer on the topic before the service starts; once "
     "the group has settled (a member per replica) and every seed is applied, the timed commands in "
