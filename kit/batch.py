@@ -27,7 +27,7 @@ from contracts.base import Message, Rejection
 from contracts.envelope import Envelope
 from kit.errors import ConcurrencyConflict, Malformed, is_infrastructure_error
 from kit.handling import Route, default_route, digest_of, outbox_entries, timer_entries
-from kit.processing import Outcome, Result
+from kit.processing import Outcome, Result, one_message
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore, Claim, Commit, Loaded, OutboxEntry, TimerEntry
 from kit.timers import Deferred
@@ -272,9 +272,8 @@ async def apply(
 ) -> Outcome:
     """One message applied to one aggregate; raises what failed it (``Malformed`` for a reused id)."""
     target = Target(store, aggregate_id, lambda state, msg, at, facts: decide(state, msg, at))
-    [result] = await apply_batch(
-        [(envelope, message)], now, settings, targets=lambda e, m: target, route=route
-    )
-    if isinstance(result, Exception):
-        raise result
-    return result
+
+    async def handle(items: Sequence[Item], now: datetime) -> list[Result]:
+        return await apply_batch(items, now, settings, targets=lambda e, m: target, route=route)
+
+    return await one_message(handle)(envelope, message, now)
