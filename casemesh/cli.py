@@ -8,6 +8,9 @@ casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by 
                                 environment variables (what each docker-compose container runs)
 casemesh bench [--infra MODE] [--quick] [--json]
                                 throughput and latency of the mesh beside its raw parts
+casemesh token OFFICER_ID --role ROLE [--role ROLE …] [--privilege N] [--ttl SECONDS] [--jwks]
+                                an identity token signed with the DEVELOPMENT key (local runs, the
+                                demo and tests; production settings refuse that key)
 """
 
 from __future__ import annotations
@@ -70,7 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--customers", type=int, default=None, help="pre-existing customers (default 1000)")
     bench.add_argument("--commands", type=int, default=None, help="timed commands per run (default 5000)")
     bench.add_argument("--repeat", type=int, default=None, help="rounds (default 3)")
+    token = commands.add_parser(
+        "token",
+        help="issue a development identity token (never valid in production)",
+        description="Prints a JWT signed with Casemesh's development key, for an officer command's "
+        "x-casemesh-identity header or an endpoint's Authorization: Bearer header. Services accept it "
+        "only with identity_jwks=development, which production settings refuse.",
+    )
+    token.add_argument("officer_id", nargs="?", help="the token's subject (the officer id)")
+    token.add_argument("--role", action="append", default=[], help="a role the officer holds (repeatable)")
+    token.add_argument("--privilege", type=int, choices=range(1, 6), default=None, help="privilege 1-5")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    token.add_argument("--jwks", action="store_true", help="print the development key's public JWKS instead")
     args = parser.parse_args(argv)
+
+    if args.command == "token":
+        return _token(parser, args)
 
     if args.command == "bench":
         from casemesh.bench.main import main as run_bench
@@ -106,6 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         return check_release(["check"])
     parser.error("unknown command")
     return 2
+
+
+def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import json
+
+    from contracts.base import Role
+    from kit.identity import development_jwks, development_token
+
+    if args.jwks:
+        print(json.dumps(development_jwks(), indent=2))
+        return 0
+    if not args.officer_id or not args.role:
+        parser.error("token needs OFFICER_ID and at least one --role")
+    unknown = [r for r in args.role if r not in Role.__members__ or r == Role.SYSTEM]
+    if unknown:
+        parser.error(f"not an officer's role: {', '.join(unknown)}")
+    if not 0 < args.ttl <= 86_400:
+        parser.error("--ttl must be 1-86400 seconds")
+    print(development_token(args.officer_id, args.role, privilege=args.privilege, ttl_s=args.ttl))
+    print("DEVELOPMENT TOKEN: signed with the development key, refused in production", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ through its topics.
   services' brokers, so a publish is delivered to each consumer group subscribed to the topic,
   and every store is the in-memory twin (``memory:`` URL, kit/memory.py).
 - **Kafka**: each service has its own broker and consumer group on the real cluster, and creates
-  its topics; the tap is one more consumer group reading them all from the start.
+  its topics; the tap is one more consumer group reading them all from the start. On a secured
+  cluster (``MeshConfig.kafka_cluster``) each service acts as its own principal; the host — the
+  upstream system, the channels and the operator's view at once — acts as the admin.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from faststream.kafka.annotations import KafkaMessage
 
 from casemesh.services import SERVICES
 from deploy.local.localinfra import free_port
+from kit.identity import development_headers_for
 from kit.logs import BROKER_LOGGER
 from kit.processing import Clock, Incoming, Outcome
 from kit.runtime import ServiceRuntime, utc_now
+from kit.transport import ADMIN, KafkaCluster
 
 
 @dataclass(frozen=True)
@@ -66,14 +70,27 @@ class MeshConfig:
     database_prefix: str = "casemesh"
     services: Sequence[str] = tuple(SERVICES)
     http: bool = True
-    """Serve each service's HTTP endpoints (health, work lists, uploads) on a free loopback port."""
+    """Serve each service's health on a free loopback port and its endpoints (work lists, uploads;
+    a bearer token each) on another."""
     common: dict[str, Any] = field(default_factory=dict)
     """Settings every service gets (e.g. a quicker outbox interval)."""
     per_service: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kafka_cluster: KafkaCluster | None = None
+    """The cluster's security and the principals' passwords; None for PLAINTEXT."""
 
     @property
     def embedded(self) -> bool:
         return self.kafka_bootstrap_servers is None
+
+    def kafka_settings(self, service: str) -> dict[str, Any]:
+        """A service's broker settings: the bootstrap servers and, on a secured cluster, its own
+        principal's credentials."""
+        bootstrap = self.kafka_bootstrap_servers or "embedded:9092"
+        cluster = self.kafka_cluster
+        if self.embedded or cluster is None:
+            return {"kafka_bootstrap_servers": bootstrap}
+        principal = service if cluster.has(service) else ADMIN
+        return {**cluster.settings(principal), "kafka_bootstrap_servers": bootstrap}
 
 
 class MeshHost:
@@ -86,18 +103,21 @@ class MeshHost:
         bootstrap = config.kafka_bootstrap_servers or "embedded:9092"
         self.runtimes: dict[str, ServiceRuntime] = {}
         self.http_ports: dict[str, int] = {}
+        self.api_ports: dict[str, int] = {}
         for name in config.services:
             if config.http:
                 self.http_ports[name] = free_port()
+                self.api_ports[name] = free_port()
             entry = SERVICES[name]
             settings = entry.settings(
                 service_name=name,
-                kafka_bootstrap_servers=bootstrap,
+                **config.kafka_settings(name),
                 mongodb_url=mongodb_url,
                 mongodb_database=f"{config.database_prefix}_{name}",
                 topic_suffix=config.topic_suffix,
                 http_host="127.0.0.1",
                 http_port=self.http_ports.get(name, 0),
+                api_port=self.api_ports.get(name, 0),
                 create_topics=not config.embedded,
                 **{**config.common, **config.per_service.get(name, {})},
             )
@@ -106,6 +126,9 @@ class MeshHost:
         self.topics = self._all_topics()
         self.driver = KafkaBroker(
             bootstrap,
+            security=config.kafka_cluster.security(ADMIN)
+            if config.kafka_cluster and not config.embedded
+            else None,
             client_id="casemesh-mesh-host",
             enable_idempotence=True,
             log_level=int(config.common.get("broker_log_level", logging.INFO)),
@@ -131,8 +154,12 @@ class MeshHost:
         return observe
 
     def http_url(self, service: str) -> str:
-        """The base URL of ``service``'s HTTP endpoints (an officer's screen would call these)."""
+        """The base URL of ``service``'s health and metrics."""
         return f"http://127.0.0.1:{self.http_ports[service]}"
+
+    def api_url(self, service: str) -> str:
+        """The base URL of ``service``'s endpoints (an officer's screen calls these, with a token)."""
+        return f"http://127.0.0.1:{self.api_ports[service]}"
 
     def consumers_of(self, topic: str) -> list[str]:
         """The services reading ``topic`` (its name without the run's suffix)."""
@@ -190,4 +217,7 @@ class MeshHost:
 
     async def publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
         """Publishes to a mesh topic (its name without the run's suffix), as an upstream system does."""
-        await self.driver.publish(value, topic=f"{topic}{self.config.topic_suffix}", key=key, headers=headers)
+        # An officer's command carries the officer's identity token (issue 16), here from the
+        # development key, as the agency's identity provider would sign it.
+        signed = {**{k: v.decode() for k, v in development_headers_for(value).items()}, **headers}
+        await self.driver.publish(value, topic=f"{topic}{self.config.topic_suffix}", key=key, headers=signed)

@@ -433,9 +433,15 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
 UPLOAD_REASON_CODES: tuple[str, ...] = (
     "ATTACHMENT_TOO_LARGE",
     "ATTACHMENT_TYPE_UNKNOWN",
+    "ATTACHMENT_UNREADABLE",
     "ATTACHMENT_TYPE_NOT_ALLOWED",
     "ATTACHMENT_TYPE_MISMATCH",
 )
+
+
+#: Codes any command with an ``actor`` may be refused with (issue 16, kit/identity.py): no
+#: verified identity token in the ``x-casemesh-identity`` header, or one naming someone else.
+IDENTITY_REASON_CODES: tuple[str, ...] = ("UNAUTHENTICATED", "ACTOR_MISMATCH")
 
 
 #: Codes in a service's enum that no command is refused with today (kept: removing an enum value
@@ -451,6 +457,8 @@ def _build() -> dict[str, Answers]:
             raise ValueError(f"{command} is not a command")
         service = topic.name.split(".")[1]
         codes = row["codes"]
+        if "actor" in topic.message_class(command).model_fields:
+            codes = (*codes, *IDENTITY_REASON_CODES)
         out[command] = Answers(
             command=command,
             service=service,

@@ -39,6 +39,11 @@ from contracts.errors import (
     sanitised_errors,
 )
 
+IDENTITY_HEADER = "x-casemesh-identity"
+"""Kafka record header carrying the sender's identity token: an officer's command needs one, a
+JWT from the agency's identity provider whose subject and roles match the command's ``actor``
+(refused ``UNAUTHENTICATED`` or ``ACTOR_MISMATCH`` otherwise). ASCII, the compact JWT form."""
+
 MESSAGE_ID_EXAMPLE = "0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1"
 #: Version of the envelope's own shape (snapshotted like a message type).
 ENVELOPE_SCHEMA_VERSION = 1

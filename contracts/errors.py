@@ -8,10 +8,16 @@ addresses, free text) and these texts end up in logs and headers.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
-from typing import ClassVar
+from functools import cache
+from typing import Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+UNNAMED = "?"
+"""Stands in a location for a key the producer chose (an unknown field, a map's key): it may be
+personal data, so it is never echoed."""
 
 
 class ContractError(Exception):
@@ -39,9 +45,12 @@ class UnknownMessageType(ContractError, LookupError):
     def __init__(self, message_type: str, where: str) -> None:
         self.message_type = message_type
         self.where = where
-        # The message type is an identifier chosen by the producer, never personal data;
-        # it is truncated anyway so a hostile value cannot flood a log line.
-        super().__init__(f"unknown message type {message_type[:100]!r} for {where}")
+        # Echoed only when it is a type of the catalogue (on the wrong topic): anything else is the
+        # producer's text, which may be personal data.
+        if message_type in known_message_types():
+            super().__init__(f"unknown message type {message_type!r} for {where}")
+        else:
+            super().__init__(f"unknown message type for {where}: not one of the catalogue's")
 
 
 class UnsupportedSchemaVersion(ContractError):
@@ -88,6 +97,70 @@ def sanitised_errors(exc: ValidationError) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(part) for part in err["loc"]) or "<root>"
+        loc = ".".join(named_part(part) for part in err["loc"]) or "<root>"
         out.append((loc[:200], err["type"]))
     return out
+
+
+def named_part(part: Any) -> str:
+    """One step of an error's location as it may be shown: an index, a field of the catalogue,
+    or :data:`UNNAMED`."""
+    if isinstance(part, int):
+        return str(part)
+    text = str(part)
+    return text if text in known_field_names() else UNNAMED
+
+
+@cache
+def known_field_names() -> frozenset[str]:
+    """Every field name (and alias) of the envelope and of every message in the catalogue,
+    nested models included, plus the tags pydantic puts in locations."""
+    from contracts.envelope import Envelope
+    from contracts.topics import TOPICS
+
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    stack: list[Any] = [Envelope, *(cls for topic in TOPICS.values() for cls in topic.messages)]
+    while stack:
+        annotation = stack.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation in seen:
+                continue
+            seen.add(annotation)
+            names.add(annotation.__name__)
+            for name, info in annotation.model_fields.items():
+                names.update(n for n in (name, info.alias) if n)
+                stack.append(info.annotation)
+        else:
+            stack.extend(typing.get_args(annotation))
+    return frozenset(names | _PYDANTIC_TAGS)
+
+
+_PYDANTIC_TAGS = frozenset(
+    {
+        "str",
+        "int",
+        "float",
+        "bool",
+        "list",
+        "dict",
+        "none",
+        "uuid",
+        "datetime",
+        "date",
+        "time",
+        "[key]",
+        "function-after",
+        "function-before",
+        "function-wrap",
+        "function-plain",
+        "literal",
+    }
+)
+
+
+@cache
+def known_message_types() -> frozenset[str]:
+    from contracts.topics import TOPICS
+
+    return frozenset(cls.MESSAGE_TYPE for topic in TOPICS.values() for cls in topic.messages)

@@ -90,7 +90,16 @@ class JsonFormatter(logging.Formatter):
 _LIMITS = RateLimit()
 
 
+CLIENT_LOGGERS = ("aiokafka", "pymongo")
+"""Client libraries whose DEBUG lines quote records and documents (aiokafka's ``Sending (key=…
+value=…)``): never below INFO, whatever the root logger's level (issue 16: no payload in logs)."""
+
+
 def configure(level: int = logging.INFO) -> None:
+    for name in CLIENT_LOGGERS:
+        client = logging.getLogger(name)
+        if client.getEffectiveLevel() < logging.INFO:
+            client.setLevel(logging.INFO)
     if not any(isinstance(f, RepeatFilter) for f in BROKER_LOGGER.filters):
         BROKER_LOGGER.addFilter(RepeatFilter())
     if any(isinstance(h.formatter, JsonFormatter) for h in LOGGER.handlers):

@@ -30,6 +30,7 @@ from contracts.envelope import Envelope
 from contracts.topics import Topic
 from kit.codec import check_key, decode
 from kit.errors import Malformed, is_infrastructure_error
+from kit.identity import Unverified, Verdict
 from kit.logs import log
 from kit.metrics import Metrics
 from kit.settings import ServiceSettings
@@ -170,6 +171,8 @@ class Stopping(Exception):
 
 
 Clock = Callable[[], datetime]
+Verify = Callable[[Mapping[str, bytes | None], Any], Verdict | None]
+"""Why a message's actor is not the identity its headers prove, or None (kit/identity.py)."""
 
 
 class Processor:
@@ -183,8 +186,10 @@ class Processor:
         metrics: Metrics,
         clock: Clock,
         stopping: asyncio.Event | None = None,
+        verify: Verify | None = None,
     ) -> None:
         self.settings = settings
+        self.verify = verify
         self.topics = dict(topics)
         self.handle = handle
         self.dead_letter = dead_letter
@@ -206,6 +211,10 @@ class Processor:
             self.metrics.consumed_on(incoming.topic).inc()
             try:
                 envelope, message = self._decode(incoming)
+                if self.verify is not None:
+                    verdict = self.verify(incoming.headers, message)
+                    if verdict is not None:
+                        message = Unverified(message, verdict)
             except Malformed as exc:
                 outcomes[index] = await self._dead_letter(incoming, exc.reason_code, exc.reason, "Malformed")
                 continue

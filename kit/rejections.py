@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.base import MessageTypeName, Name
 from contracts.catalogue.rejections import MessageDeadLettered
+from contracts.errors import known_message_types
 from kit.codec import parse_json
 from kit.errors import Malformed
 from kit.processing import DeadLetter
@@ -41,6 +42,9 @@ def envelope_identity(raw: bytes | None, *, max_bytes: int, max_depth: int) -> d
     for field, adapter in (("message_id", _ID), ("message_type", _TYPE), ("producer", _NAME)):
         with contextlib.suppress(ValidationError, TypeError, ValueError):
             found[field] = adapter.validate_python(document.get(field), strict=field != "message_id")
+    if found.get("message_type") not in known_message_types():
+        # A type outside the catalogue is the producer's text: it may be personal data.
+        found.pop("message_type", None)
     return found
 
 

@@ -48,9 +48,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.routing import BaseRoute
 
+from contracts.envelope import IDENTITY_HEADER
 from contracts.topics import READS, REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic, topics_written_by
 from kit.errors import TopicLayoutError
-from kit.http import HttpServer, health_app
+from kit.http import HttpServer, api_app, health_app
+from kit.identity import ServiceTokens, Verifier
 from kit.instrument import StoreCommandListener, count_kafka_requests
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.memory import is_memory_url, memory_database
@@ -61,6 +63,7 @@ from kit.rejections import announcement
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import TimerSweeper
+from kit.transport import kafka_security
 
 
 def utc_now() -> datetime:
@@ -168,6 +171,8 @@ class ServiceRuntime:
         self.rejections_topic = settings.topic(REJECTIONS_TOPIC)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
+            # TLS and the service's own SASL principal (kit/transport.py); None for PLAINTEXT.
+            security=kafka_security(settings),
             enable_idempotence=True,
             acks="all",
             client_id=f"casemesh-{settings.service_name}",
@@ -184,6 +189,12 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.timers: TimerSweeper | None = None
         self.http: HttpServer | None = None
+        """Health and metrics, open (``http_port``)."""
+        self.api: HttpServer | None = None
+        """The service's endpoints, behind a verified bearer token (``api_port``)."""
+        self.verifier: Verifier | None = None
+        """Verifies identity tokens (commands' headers, the endpoints' bearer tokens); set at start."""
+        self.service_tokens = ServiceTokens(settings)
         self._background: list[asyncio.Task[None]] = []
         self.observers: list[Callable[[Incoming, Outcome], None]] = []
         """Told of each record once it is committed, with its outcome (the demo's timeline uses it)."""
@@ -308,6 +319,7 @@ class ServiceRuntime:
             if s.create_topics:
                 await self.ensure_topics(admin)
             await self.check_copartitioning(admin)
+        self.verifier = verifier = await asyncio.to_thread(Verifier.from_settings, s)
         self.wiring = await self.build(database, self)
         for store in self.wiring.stores:
             store.write_chunk = s.store_write_chunk
@@ -328,17 +340,22 @@ class ServiceRuntime:
             metrics=self.metrics,
             clock=self.clock,
             stopping=self.stopping,
+            verify=verifier.check,
         )
         self.timers = TimerSweeper(self.wiring.stores, self._publish, self.clock, s.timer_interval_s)
         self.timers.start()
         self.relay.start()
         self.relay.notify()
         self._background = [asyncio.create_task(job()) for job in self.wiring.background]
+        timeouts = {"header_timeout_s": s.http_header_timeout_s, "body_timeout_s": s.http_body_timeout_s}
         if s.http_port:
-            self.http = HttpServer(
-                health_app(self.metrics, self.ready, self.wiring.routes), s.http_host, s.http_port
-            )
+            health = health_app(self.metrics, self.ready)
+            self.http = HttpServer(health, s.http_host, s.http_port, **timeouts)
             await self.http.start()
+        if s.api_port and self.wiring.routes:
+            endpoints = api_app(self.wiring.routes, verifier)
+            self.api = HttpServer(endpoints, s.http_host, s.api_port, **timeouts)
+            await self.api.start()
         log("started", service=s.service_name, topics=self.topics)
 
     async def _drain(self) -> None:
@@ -371,8 +388,10 @@ class ServiceRuntime:
                 )
 
     async def _close(self) -> None:
-        if self.http is not None:
-            await self.http.stop()
+        for server in (self.api, self.http):
+            if server is not None:
+                await server.stop()
+        self.api = self.http = None
         if self.mongo is not None:
             await self.mongo.close()
             self.mongo = None
@@ -431,8 +450,10 @@ class ServiceRuntime:
     # -- producing
 
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
-        """Sends one record; returns its acknowledgement to await (None where the broker is in memory)."""
-        return await self.broker.publish(value, topic=topic, key=key, headers=headers, no_confirm=True)
+        """Sends one record, signed as this service's (kit/identity.py); returns its acknowledgement
+        to await (None where the broker is in memory)."""
+        signed = {**headers, IDENTITY_HEADER: self.service_tokens.token()}
+        return await self.broker.publish(value, topic=topic, key=key, headers=signed, no_confirm=True)
 
     async def _publish_dead_letter(self, letter: DeadLetter) -> None:
         """The dead letter for operators, then its announcement for the sender (issue 19)."""

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TOPIC_PARTITIONS = 6
 """Partitions of every Casemesh topic: a service's input topics must all have the same count."""
+
+DEVELOPMENT_JWKS = "development"
+"""``identity_jwks`` naming the local development key (``casemesh token``); never in production."""
 
 SHARED_VARIABLES = {"topic_partitions": "CASEMESH_TOPIC_PARTITIONS"}
 """Settings read from one variable shared by every service, by field name."""
@@ -38,21 +42,78 @@ def variable_for(field: str, prefix: str) -> str:
 
 
 def service_config(service: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=f"CASEMESH_{service.upper()}_", extra="ignore")
+    return SettingsConfigDict(
+        env_prefix=f"CASEMESH_{service.upper()}_", extra="ignore", hide_input_in_errors=True
+    )
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASEMESH_", extra="ignore")
+    # Errors name the setting, never its value: a value may be a password or a URL with one.
+    model_config = SettingsConfigDict(env_prefix="CASEMESH_", extra="ignore", hide_input_in_errors=True)
 
     service_name: str = Field(description="The service's name; also its producer name on envelopes.")
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="production refuses the development identity key and an unencrypted broker.",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    mongodb_url: str = "mongodb://127.0.0.1:27027/"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = Field("", description="The service's own broker principal.")
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = Field(
+        "", description="PEM file of the CA the broker's certificate is checked against."
+    )
+    kafka_ssl_certfile: str = Field("", description="PEM client certificate, where the broker asks for one.")
+    kafka_ssl_keyfile: str = Field("", description="PEM key of the client certificate.")
+    mongodb_url: str = Field(
+        "mongodb://127.0.0.1:27027/",
+        repr=False,
+        description="May hold credentials and TLS options (tls=true&tlsCAFile=...); never logged.",
+    )
     mongodb_database: str = Field("", description="Defaults to casemesh_<service>.")
     consumer_group: str = Field("", description="Defaults to casemesh-<service>.")
     topic_suffix: str = Field("", description="Appended to every topic name (isolates test runs).")
     http_host: str = "127.0.0.1"
     http_port: int = Field(
-        0, ge=0, le=65535, description="0 disables the HTTP server (health, metrics, endpoints)."
+        0, ge=0, le=65535, description="Health and metrics, open to the platform; 0 disables them."
+    )
+    api_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="The service's endpoints, each behind a verified token; 0 disables them.",
+    )
+    http_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A connection that sends no complete request headers in this time is closed.",
+    )
+    http_body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="A request body stalled this long between chunks is answered 408 and closed.",
+    )
+    identity_jwks: str = Field(
+        DEVELOPMENT_JWKS,
+        description=(
+            "The identity provider's signing keys: an https URL, a JWKS file, or "
+            f"{DEVELOPMENT_JWKS!r} for the local development key (refused in production)."
+        ),
+    )
+    identity_issuer: str = Field(
+        "casemesh-development", description="The iss every officer token must carry."
+    )
+    identity_audience: str = Field("casemesh", description="The aud every officer token must carry.")
+    identity_leeway_s: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp, nbf and iat.")
+    identity_service_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Key the mesh's services sign their records with (timers, commands for another "
+            "service); the same for every service. Empty: a development key (refused in production)."
+        ),
     )
 
     topic_partitions: int = Field(
@@ -123,7 +184,22 @@ class ServiceSettings(BaseSettings):
             self.mongodb_database = f"casemesh_{self.service_name}"
         if not self.consumer_group:
             self.consumer_group = f"casemesh-{self.service_name}"
+        if self.environment == "production":
+            refused = self.production_faults()
+            if refused:
+                raise ValueError("production settings refused: " + "; ".join(refused))
         return self
+
+    def production_faults(self) -> list[str]:
+        """What makes these settings unfit for production (named by setting, never by value)."""
+        faults = []
+        if self.identity_jwks == DEVELOPMENT_JWKS:
+            faults.append("identity_jwks is the development key")
+        if len(self.identity_service_secret.get_secret_value()) < 32:
+            faults.append("identity_service_secret must be at least 32 characters")
+        if self.kafka_security_protocol != "SASL_SSL":
+            faults.append("kafka_security_protocol must be SASL_SSL")
+        return faults
 
     def topic(self, name: str) -> str:
         return f"{name}{self.topic_suffix}"

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from contracts.base import Actor, Message, Rejection
 from contracts.envelope import Envelope
 from kit.batch import After, Facts, Target, apply_batch, never, no_facts
+from kit.identity import Unverified, unwrap
 from kit.processing import BatchHandler, Result
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
@@ -115,6 +116,7 @@ class ServiceSpec:
         return frozenset(t for a in self.aggregates for t in a.rules)
 
     def aggregate_for(self, message: Any) -> Aggregate[Any] | None:
+        message = unwrap(message)
         for aggregate in self.aggregates:
             if type(message) in aggregate.rules and aggregate.accepts(message):
                 return aggregate
@@ -127,15 +129,25 @@ class ServiceSpec:
             raise TypeError(f"{self.service} has no rule for {type(message).__name__}")
         current = state if state is not None or aggregate.initial is None else aggregate.initial()
         try:
+            if isinstance(message, Unverified):
+                verdict = message.verdict
+                raise Refused(verdict.code, verdict.reason, **self.concerning(message.message))
             new, outputs = aggregate.rules[type(message)](current, message, now, facts)
         except Refused as refused:
             new = state if refused.state is _UNCHANGED else refused.state
-            outputs = [self.refusal(refused, message), *refused.outputs]
+            outputs = [self.refusal(refused, unwrap(message)), *refused.outputs]
         if not outputs and new is current:
             return state, outputs  # nothing changed and nothing said: an absent aggregate stays absent
         if aggregate.record is not None and outputs:
             new = aggregate.record(current if new is None else new, outputs, now)
         return new, outputs
+
+    def concerning(self, message: Any) -> dict[str, Any]:
+        """What the refusal event says the refused message concerned (its request, complaint…):
+        the event's own fields the message has too."""
+        rejected = self.rejected_for.get(type(message), self.rejected)
+        own = rejected.model_fields.keys() - Rejection.model_fields.keys()
+        return {name: getattr(message, name) for name in own if hasattr(message, name)}
 
     def refusal(self, refused: Refused, message: Any) -> Rejection:
         actor = getattr(message, "actor", None)
@@ -162,17 +174,39 @@ def handler(
     ``barrier(message)`` says whether a message's facts read other aggregates' projections: what
     the batch decided before it is committed first.
     """
-    followers = tuple(after)
+    followers = tuple(_verified_only(follow) for follow in after)
+
+    async def verified_facts(envelope: Envelope, message: Any) -> Any:
+        return None if isinstance(message, Unverified) else await facts(envelope, message)
+
+    def verified_barrier(message: Any) -> bool:
+        return not isinstance(message, Unverified) and barrier(message)
 
     def target(envelope: Envelope, message: Any) -> Target | None:
         aggregate = spec.aggregate_for(message)
         if aggregate is None:
             return None
-        return Target(stores[aggregate.collection], aggregate.key(envelope, message), spec.decide)
+        return Target(stores[aggregate.collection], aggregate.key(envelope, unwrap(message)), spec.decide)
 
     async def handle(items: Sequence[tuple[Envelope, Any]], now: datetime) -> list[Result]:
         return await apply_batch(
-            items, now, settings, targets=target, facts=facts, barrier=barrier, after=followers
+            items,
+            now,
+            settings,
+            targets=target,
+            facts=verified_facts,
+            barrier=verified_barrier,
+            after=followers,
         )
 
     return handle
+
+
+def _verified_only(follow: After) -> After:
+    """A read model follows what the rules decided; a command refused unverified changed nothing."""
+
+    async def follow_verified(envelope: Envelope, message: Any, outcome: Any) -> None:
+        if not isinstance(message, Unverified):
+            await follow(envelope, message, outcome)
+
+    return follow_verified

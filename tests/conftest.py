@@ -1,9 +1,17 @@
 """Where the tests' Kafka and MongoDB-protocol store come from, in this order:
 
 1. environment variables naming existing ones
-   (``CASEMESH_TEST_KAFKA_BOOTSTRAP_SERVERS`` and ``CASEMESH_TEST_MONGODB_URL``);
-2. testcontainers (Confluent cp-kafka in KRaft mode and ``mongo:7``) when a Docker engine answers;
-3. the ``deploy/local`` launcher (Kafka from Maven Central, FerretDB built with Go) on free ports.
+   (``CASEMESH_TEST_KAFKA_BOOTSTRAP_SERVERS`` and ``CASEMESH_TEST_MONGODB_URL``), secured as the
+   credentials file ``CASEMESH_TEST_KAFKA_SECURITY_FILE`` says (the ``credentials.json`` that
+   ``python -m deploy.local.localinfra up`` writes; ``env`` names it) — PLAINTEXT without it;
+2. testcontainers (Confluent cp-kafka in KRaft mode and ``mongo:7``) when a Docker engine answers —
+   PLAINTEXT and without ACLs (no Docker engine where the secured broker is tested);
+3. the ``deploy/local`` launcher (Kafka from Maven Central, FerretDB built with Go) on free ports:
+   SASL_SSL with SCRAM-SHA-512 and the ACL table of ``deploy/kafka/acls.py``.
+
+``Infra.kafka`` holds the cluster and its principals' passwords: a test's own clients act as the
+admin super user (``infra.kafka.options()``), a service a test starts as its own principal
+(``tests.support.Mesh.settings``), so the broker's ACLs are exercised by every integration test.
 
 Under ``CI=true`` a test that needs infrastructure fails, never skips, when none can be started.
 Each test gets its own topics and its own database, so tests never see each other's data.
@@ -24,8 +32,12 @@ from pymongo import AsyncMongoClient
 
 from deploy.local.localinfra import LocalInfra, LocalInfraConfig
 from kit.settings import topic_partitions
+from kit.transport import KafkaCluster
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+SECURITY_FILE_VARIABLE = "CASEMESH_TEST_KAFKA_SECURITY_FILE"
 
 
 @dataclass
@@ -35,6 +47,12 @@ class Infra:
     source: str
     local: LocalInfra | None = None
     notes: list[str] = field(default_factory=list)
+    cluster: KafkaCluster | None = None
+
+    @property
+    def kafka(self) -> KafkaCluster:
+        """The cluster and the principals' passwords (PLAINTEXT where none were given)."""
+        return self.cluster or KafkaCluster.plaintext(self.bootstrap_servers)
 
 
 def _docker_answers() -> bool:
@@ -68,7 +86,7 @@ def _from_local(tmp_root: Path) -> Iterator[Infra]:
     infra = LocalInfra(cfg)
     try:
         infra.up()
-        yield Infra(cfg.bootstrap_servers, cfg.mongodb_url, "local", local=infra)
+        yield Infra(cfg.bootstrap_servers, cfg.mongodb_url, "local", local=infra, cluster=infra.cluster())
     finally:
         infra.down()
 
@@ -78,7 +96,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     kafka_env = os.environ.get("CASEMESH_TEST_KAFKA_BOOTSTRAP_SERVERS")
     mongo_env = os.environ.get("CASEMESH_TEST_MONGODB_URL")
     if kafka_env and mongo_env:
-        yield Infra(kafka_env, mongo_env, "env")
+        security_file = os.environ.get(SECURITY_FILE_VARIABLE)
+        cluster = KafkaCluster.read(security_file, kafka_env) if security_file else None
+        yield Infra(kafka_env, mongo_env, "env", cluster=cluster)
         return
     errors: list[str] = []
     if _docker_answers():
@@ -119,8 +139,9 @@ async def database_name(mongo: AsyncMongoClient[dict[str, object]]) -> AsyncIter
 
 
 class TopicFactory:
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaCluster | str) -> None:
+        self.kafka = KafkaCluster.plaintext(kafka) if isinstance(kafka, str) else kafka
+        self.bootstrap_servers = self.kafka.bootstrap_servers
         self.suffix = uuid.uuid4().hex[:8]
 
     def name(self, base: str) -> str:
@@ -132,7 +153,7 @@ class TopicFactory:
         """Creates the topics with the services' partition count (``CASEMESH_TOPIC_PARTITIONS``)
         unless told otherwise."""
         count = int(topic_partitions()) if partitions is None else partitions
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = AIOKafkaAdminClient(**self.kafka.options())
         await admin.start()
         try:
             await admin.create_topics([NewTopic(n, count, 1, topic_configs=configs or {}) for n in names])
@@ -143,7 +164,7 @@ class TopicFactory:
 @pytest.fixture
 def topics(infra: Infra) -> TopicFactory:
     """Fresh, uniquely named topics for one test."""
-    return TopicFactory(infra.bootstrap_servers)
+    return TopicFactory(infra.kafka)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,8 +16,10 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts.base import Actor, Message, Role
 from contracts.envelope import Envelope
+from kit.identity import development_headers_for, development_token
 from kit.runtime import ServiceRuntime
 from kit.settings import DEFAULT_TOPIC_PARTITIONS, ServiceSettings
+from kit.transport import ADMIN, KafkaCluster
 
 Record = ConsumerRecord[Any, Any]
 
@@ -52,11 +54,24 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0
         await asyncio.sleep(0.1)
 
 
-class Mesh:
-    """Fresh topic names (a suffix) shared by the services one test starts, and a client to drive them."""
+def kafka_options(kafka: KafkaCluster | str, principal: str = ADMIN) -> dict[str, Any]:
+    """An aiokafka client's ``bootstrap_servers`` and security, acting as ``principal``."""
+    cluster = KafkaCluster.plaintext(kafka) if isinstance(kafka, str) else kafka
+    return cluster.options(principal)
 
-    def __init__(self, bootstrap_servers: str, mongodb_url: str) -> None:
+
+class Mesh:
+    """Fresh topic names (a suffix) shared by the services one test starts, and a client to drive them.
+
+    On a secured broker (``kafka``: the cluster and its principals' passwords) each service a test
+    starts acts as its own principal, so every integration test runs under the broker's ACLs; a
+    service the ACL table does not know (the kit's ``tally``) and the test's own clients (sending
+    input, reading output) act as the admin super user.
+    """
+
+    def __init__(self, bootstrap_servers: str, mongodb_url: str, kafka: KafkaCluster | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka or KafkaCluster.plaintext(bootstrap_servers)
         self.mongodb_url = mongodb_url
         self.suffix = f".t{uuid.uuid4().hex[:8]}"
         self.runtimes: list[ServiceRuntime] = []
@@ -85,25 +100,44 @@ class Mesh:
         }
         settings = settings_type(**values)
         settings.consumer_group = f"{settings.consumer_group}{self.suffix}"
+        for name, value in self.kafka.settings(self.principal_of(settings.service_name)).items():
+            if name not in overrides:
+                setattr(settings, name, value)
         return settings
+
+    def principal_of(self, service: str) -> str:
+        """The principal a service started by a test acts as: its own, else the admin."""
+        return service if self.kafka.has(service) else ADMIN
+
+    def options(self, principal: str = ADMIN) -> dict[str, Any]:
+        """An aiokafka client's ``bootstrap_servers`` and security (the admin by default)."""
+        return self.kafka.options(principal)
 
     async def start(self, runtime: ServiceRuntime) -> ServiceRuntime:
         await runtime.start()
         self.runtimes.append(runtime)
         return runtime
 
-    async def send(self, topic: str, message: Envelope | bytes, key: str | None = None) -> None:
-        """Publishes to a (base) topic name, keyed by the envelope's CSID."""
+    async def send(
+        self,
+        topic: str,
+        message: Envelope | bytes,
+        key: str | None = None,
+        headers: dict[str, bytes] | None = None,
+    ) -> None:
+        """Publishes to a (base) topic name, keyed by the envelope's CSID. An officer's command
+        carries the identity token of its actor unless ``headers`` say otherwise (issue 16)."""
         if self._producer is None:
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers, enable_idempotence=True, acks="all"
-            )
+            self._producer = AIOKafkaProducer(**self.options(), enable_idempotence=True, acks="all")
             await self._producer.start()
         if isinstance(message, Envelope):
             value, key = message.to_bytes(), key or message.csid
         else:
             value = message
-        await self._producer.send_and_wait(self.topic(topic), value, key=key.encode() if key else None)
+        signed = development_headers_for(value) if headers is None else headers
+        await self._producer.send_and_wait(
+            self.topic(topic), value, key=key.encode() if key else None, headers=list(signed.items())
+        )
 
     async def read(
         self,
@@ -118,7 +152,7 @@ class Mesh:
         at-least-once path passes ``until`` to wait for what it needs."""
         consumer = AIOKafkaConsumer(
             self.topic(topic),
-            bootstrap_servers=self.bootstrap_servers,
+            **self.options(),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=None,
@@ -140,9 +174,7 @@ class Mesh:
         return records
 
     async def committed(self, topic: str, group: str, partitions: int = DEFAULT_TOPIC_PARTITIONS) -> int:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, group_id=group, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(**self.options(), group_id=group, enable_auto_commit=False)
         await consumer.start()
         try:
             total = 0
@@ -161,9 +193,9 @@ class Mesh:
             await self._producer.stop()
 
 
-async def group_state(bootstrap_servers: str, group: str) -> tuple[str, list[set[tuple[str, int]]]]:
+async def group_state(kafka: KafkaCluster | str, group: str) -> tuple[str, list[set[tuple[str, int]]]]:
     """A consumer group's state and each member's assigned (topic, partition) pairs."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**kafka_options(kafka), request_timeout_ms=5000)
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -179,3 +211,8 @@ async def group_state(bootstrap_servers: str, group: str) -> tuple[str, list[set
             {(tp.topic, tp.partition) for tp in decoded.partitions()} if decoded is not None else set()
         )
     return str(state), assignments
+
+
+def bearer(officer_id: str, *roles: Role, privilege: int | None = None) -> dict[str, str]:
+    """The ``Authorization`` header of an officer calling a service's endpoints (api_port)."""
+    return {"Authorization": f"Bearer {development_token(officer_id, roles, privilege=privilege)}"}

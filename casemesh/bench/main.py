@@ -30,6 +30,7 @@ from casemesh.bench.report import Entry, Results, render, to_json
 from casemesh.bench.service import ServiceRun, run_service
 from casemesh.bench.workload import Workload, build_workload, load_average, run_id
 from kit.settings import topic_partitions
+from kit.transport import KafkaCluster
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def sizes(quick: bool, customers: int | None, commands: int | None, repeat: int 
 
 @dataclass
 class Bench:
-    bootstrap_servers: str
+    kafka: KafkaCluster
     mongodb_url: str
     sizes: Sizes
     console: Console
@@ -107,7 +108,7 @@ class Bench:
             round_s = time.monotonic() - began
 
     async def round(self, number: int, workload: Workload, partitions: int, results: Results) -> None:
-        kafka, store, logs = self.bootstrap_servers, self.mongodb_url, self.logs
+        kafka, store, logs = self.kafka, self.mongodb_url, self.logs
         r1 = await self.measure(results, number, "R1", r1_produce(kafka, workload, partitions))
         if r1 is not None:
             await self.measure(results, number, "R2", r2_consume(kafka, r1[1], r1[2]))
@@ -159,7 +160,7 @@ class Bench:
 
 
 async def run_bench(
-    bootstrap_servers: str, mongodb_url: str, chosen: Sizes, console: Console, infrastructure: dict[str, str]
+    kafka: KafkaCluster, mongodb_url: str, chosen: Sizes, console: Console, infrastructure: dict[str, str]
 ) -> dict[str, Any]:
     started = time.monotonic()
     # SIGTERM cancels the run as Ctrl-C does, so each measurement's topics and database are removed.
@@ -168,7 +169,7 @@ async def run_bench(
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     results = Results(sizes=asdict(chosen), infrastructure=infrastructure)
     logs = Path(".run") / "bench" / run_id()
-    bench = Bench(bootstrap_servers, mongodb_url, chosen, console, started, logs)
+    bench = Bench(kafka, mongodb_url, chosen, console, started, logs)
     await bench.run(results)
     results.seconds = time.monotonic() - started
     report = to_json(results)
@@ -178,20 +179,22 @@ async def run_bench(
 
 def measure_on(infra: str, chosen: Sizes, console: Console) -> dict[str, Any] | None:
     if infra == "env":
-        kafka = os.environ.get("CASEMESH_KAFKA_BOOTSTRAP_SERVERS")
+        bootstrap = os.environ.get("CASEMESH_KAFKA_BOOTSTRAP_SERVERS")
         mongodb_url = os.environ.get("CASEMESH_MONGODB_URL")
-        if not kafka or not mongodb_url:
+        if not bootstrap or not mongodb_url:
             console.print(
                 "[red]--infra env needs CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL[/red]"
             )
             return None
-        where = {"infra": "env", "kafka": kafka, "mongodb": mongodb_url}
+        # Secured as CASEMESH_KAFKA_SECURITY_FILE says (deploy/local's credentials.json), if set.
+        kafka = KafkaCluster.from_env(bootstrap)
+        where = {"infra": "env", "kafka": bootstrap, "mongodb": mongodb_url}
         return asyncio.run(run_bench(kafka, mongodb_url, chosen, console, where))
     from casemesh.demo.main import local_infrastructure
 
     timings: dict[str, float] = {}
     with local_infrastructure(console, timings) as (kafka, mongodb_url):
-        where = {"infra": "local", "kafka": kafka, "mongodb": mongodb_url}
+        where = {"infra": "local", "kafka": kafka.bootstrap_servers, "mongodb": mongodb_url}
         report = asyncio.run(run_bench(kafka, mongodb_url, chosen, console, where))
     report["infrastructure_start_s"] = round(timings.get("infrastructure_start", 0.0), 1)
     return report

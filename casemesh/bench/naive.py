@@ -1,7 +1,10 @@
 """The naive consumer: what a user writes with FastStream and PyMongo before reaching for a kit.
 
     python -m casemesh.bench.naive --bootstrap-servers … --mongodb-url … --database … \
-        --topic … --group … --expect N --result result.json
+        --topic … --group … --expect N --result result.json [--security-file credentials.json]
+
+On a secured broker (``--security-file``: deploy/local's credentials file) it acts as the admin,
+as the bench's own clients do.
 
 One subscriber in a consumer group with manual acknowledgement; each message is upserted into the
 customer's document, then acknowledged (a commit per message). It exits once it has handled
@@ -30,6 +33,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pymongo import AsyncMongoClient, monitoring
 
 from casemesh.bench.workload import cpu_seconds
+from kit.transport import ADMIN, KafkaCluster
 
 
 def consumer(
@@ -129,7 +133,12 @@ class Meter:
 
 async def run(args: argparse.Namespace) -> Meter:
     count_kafka_requests()
-    broker = KafkaBroker(args.bootstrap_servers, log_level=logging.WARNING)
+    security = (
+        KafkaCluster.read(args.security_file, args.bootstrap_servers).security(ADMIN)
+        if args.security_file
+        else None
+    )
+    broker = KafkaBroker(args.bootstrap_servers, security=security, log_level=logging.WARNING)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         args.mongodb_url, event_listeners=[StoreCommands()]
     )
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("bootstrap-servers", "mongodb-url", "database", "topic", "group", "result"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--expect", type=int, required=True)
+    parser.add_argument("--security-file", help="the broker's credentials file (absent: PLAINTEXT)")
     parser.add_argument("--timeout-s", type=float, default=120.0, help="for the first message")
     parser.add_argument("--cap-s", type=float, default=300.0, help="from the first message to the last")
     args = parser.parse_args(argv)

@@ -25,6 +25,7 @@ from pymongo import AsyncMongoClient
 from casemesh.bench.raw import Measured
 from casemesh.bench.workload import Workload, create_topics, delete_topics, produce, run_id
 from deploy.local.localinfra import free_port
+from kit.transport import KafkaCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "complaints"
@@ -105,7 +106,7 @@ async def spawn(name: str, args: list[str], env: dict[str, str], logs: Path, por
 class ServiceConfig:
     """Where one run of ``casemesh run complaints`` points, given as its environment variables."""
 
-    bootstrap_servers: str
+    kafka: KafkaCluster
     mongodb_url: str
     database: str
     suffix: str
@@ -117,8 +118,9 @@ class ServiceConfig:
 
     def environment(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+        # The service's own principal on a secured broker (bootstrap servers, TLS, credentials).
+        env.update(self.kafka.environment(PREFIX, SERVICE))
         settings = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "MONGODB_URL": self.mongodb_url,
             "MONGODB_DATABASE": self.database,
             "TOPIC_SUFFIX": self.suffix,
@@ -155,11 +157,11 @@ async def wait_ready(replica: Process, timeout_s: float = 90.0) -> None:
 
 
 async def wait_settled(
-    bootstrap_servers: str, group: str, replicas: list[Process], timeout_s: float = 90.0
+    kafka: KafkaCluster, group: str, replicas: list[Process], timeout_s: float = 90.0
 ) -> None:
     """Until the group is Stable with one member per replica (each holding its partitions). Raises
     with the log's tail if a replica ends first."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**kafka.options(), request_timeout_ms=5000)
     await admin.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -190,7 +192,7 @@ async def scrape(replica: Process) -> str:
 
 
 async def run_naive(
-    bootstrap_servers: str, mongodb_url: str, workload: Workload, partitions: int, logs: Path, cap_s: float
+    kafka: KafkaCluster, mongodb_url: str, workload: Workload, partitions: int, logs: Path, cap_s: float
 ) -> Measured:
     """N: the timed commands, pre-loaded on a fresh topic, through the naive consumer over a store
     that already holds the customers."""
@@ -204,10 +206,12 @@ async def run_naive(
         existing = [{"_id": csid, "commands": 0} for csid in workload.customers]
         for start in range(0, len(existing), 500):
             await client[database]["customers"].insert_many(existing[start : start + 500])
-        await create_topics(bootstrap_servers, [topic], partitions)
-        await produce(bootstrap_servers, topic, workload.timed)
+        await create_topics(kafka, [topic], partitions)
+        await produce(kafka, topic, workload.timed)
         expect = len(workload.timed)
-        args = ["-m", "casemesh.bench.naive", "--bootstrap-servers", bootstrap_servers]
+        args = ["-m", "casemesh.bench.naive", "--bootstrap-servers", kafka.bootstrap_servers]
+        if kafka.path is not None:  # it acts as the admin, as the bench's own clients do
+            args += ["--security-file", str(kafka.path)]
         args += ["--mongodb-url", mongodb_url, "--database", database, "--topic", topic]
         args += ["--group", f"casemesh-bench-naive-{run}", "--expect", str(expect)]
         args += ["--result", str(result_path), "--timeout-s", "120", "--cap-s", str(cap_s)]
@@ -221,7 +225,7 @@ async def run_naive(
     finally:
         await client.drop_database(database)
         await client.close()
-        await delete_topics(bootstrap_servers, suffix)
+        await delete_topics(kafka, suffix)
 
 
 async def wait_exit(process: Process, timeout_s: float) -> None:

@@ -33,6 +33,7 @@ from casemesh.bench.workload import (
     run_id,
     send_all,
 )
+from kit.transport import KafkaCluster
 
 #: Customers per chunk: the kit's default batch (kit/settings.py), no update statement involved.
 STORE_CHUNK = 2000
@@ -63,14 +64,12 @@ def own_cpu(started: float, messages: int) -> dict[str, float]:
     return {"bench": (cpu_seconds() - started) * 1000 / max(messages, 1)}
 
 
-async def r1_produce(
-    bootstrap_servers: str, workload: Workload, partitions: int
-) -> tuple[Measured, str, int]:
+async def r1_produce(kafka: KafkaCluster, workload: Workload, partitions: int) -> tuple[Measured, str, int]:
     """R1; returns the topic it filled, for R2, and how many records are on it."""
     run = run_id()
     topic = f"casemesh.bench.raw.r{run}"
-    await create_topics(bootstrap_servers, [topic], partitions)
-    client = producer(bootstrap_servers)
+    await create_topics(kafka, [topic], partitions)
+    client = producer(kafka)
     await client.start()
     try:
         # One record to each partition first, so the time is the records' and not the lookups' or
@@ -88,11 +87,11 @@ async def r1_produce(
     return Measured("R1", count, seconds, own_cpu(cpu, count)), topic, count + len(warm_up)
 
 
-async def r2_consume(bootstrap_servers: str, topic: str, expected: int, timeout_s: float = 120.0) -> Measured:
+async def r2_consume(kafka: KafkaCluster, topic: str, expected: int, timeout_s: float = 120.0) -> Measured:
     """R2 over R1's topic, timed from the group's assignment (the join is before it) to the last
     record: the first fetch is inside the time."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.options(),
         group_id=f"casemesh-bench-raw-{run_id()}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -113,7 +112,7 @@ async def r2_consume(bootstrap_servers: str, topic: str, expected: int, timeout_
         seconds = time.perf_counter() - began
     finally:
         await consumer.stop()
-        await delete_topics(bootstrap_servers, topic)
+        await delete_topics(kafka, topic)
     return Measured("R2", count, seconds, own_cpu(cpu, count), lost=max(expected - count, 0))
 
 

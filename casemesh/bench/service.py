@@ -60,6 +60,7 @@ from casemesh.bench.workload import (
     subtract,
 )
 from contracts.topics import commands_topic, events_topic
+from kit.transport import KafkaCluster
 
 SERVICE = "complaints"
 
@@ -118,7 +119,7 @@ class Progress:
 
 async def run_service(
     run: ServiceRun,
-    bootstrap_servers: str,
+    kafka: KafkaCluster,
     mongodb_url: str,
     workload: Workload,
     partitions: int,
@@ -128,45 +129,43 @@ async def run_service(
     tag = run_id()
     suffix = f".bench{tag}"
     url = "memory:bench" if run.memory else mongodb_url
-    config = ServiceConfig(bootstrap_servers, url, f"casemesh_bench_{tag}", suffix, partitions)
+    config = ServiceConfig(kafka, url, f"casemesh_bench_{tag}", suffix, partitions)
     commands, events = commands_topic(SERVICE) + suffix, events_topic(SERVICE) + suffix
-    tap = EventTap(bootstrap_servers, events, partitions)
+    tap = EventTap(kafka, events, partitions)
     replicas: list[Process] = []
     try:
-        await create_topics(bootstrap_servers, [commands, events], partitions)
-        await produce(bootstrap_servers, commands, workload.seeds)
+        await create_topics(kafka, [commands, events], partitions)
+        await produce(kafka, commands, workload.seeds)
         await tap.start()
         replicas += [
             await start_service(config, f"{run.name}-{n + 1}-{tag}", logs) for n in range(run.replicas)
         ]
-        await wait_settled(bootstrap_servers, config.group, replicas)
+        await wait_settled(kafka, config.group, replicas)
         await asyncio.gather(*(wait_ready(r) for r in replicas))
-        progress = await drive(run, tap, replicas, workload, bootstrap_servers, commands)
+        progress = await drive(run, tap, replicas, workload, kafka, commands)
         await asyncio.gather(*(r.stop() for r in replicas))
-        measured = await judged(
-            run.name, tap, replicas, workload, progress, bootstrap_servers, config, commands
-        )
+        measured = await judged(run.name, tap, replicas, workload, progress, kafka, config, commands)
         if progress.capped and run.latency_s > 0 and measured.rate > 0:
             fresh = ServiceRun(f"{run.name}-latency", run.replicas, run.memory, run.cap_s, run.latency_s)
             rate = run.latency_rate or measured.rate / 2
             return measured, await latency_on_fresh(
-                replace(fresh, latency_rate=rate), bootstrap_servers, mongodb_url, workload, partitions, logs
+                replace(fresh, latency_rate=rate), kafka, mongodb_url, workload, partitions, logs
             )
         return measured, progress.latency
     finally:
         await asyncio.gather(*(r.stop() for r in replicas))
         await tap.stop()
-        await delete_topics(bootstrap_servers, suffix)
+        await delete_topics(kafka, suffix)
         if not run.memory:
             await drop_database(mongodb_url, config.database)
 
 
 async def latency_on_fresh(
-    run: ServiceRun, bootstrap_servers: str, mongodb_url: str, workload: Workload, partitions: int, logs: Path
+    run: ServiceRun, kafka: KafkaCluster, mongodb_url: str, workload: Workload, partitions: int, logs: Path
 ) -> dict[str, Any] | None:
     """The latency part on a replica with no backlog: new topics and database, no seeds."""
     idle = Workload(workload.customers, [], [])
-    _, latency = await run_service(run, bootstrap_servers, mongodb_url, idle, partitions, logs)
+    _, latency = await run_service(run, kafka, mongodb_url, idle, partitions, logs)
     return {**latency, "fresh": True} if latency is not None else None
 
 
@@ -175,7 +174,7 @@ async def drive(
     tap: EventTap,
     replicas: list[Process],
     workload: Workload,
-    bootstrap_servers: str,
+    kafka: KafkaCluster,
     topic: str,
 ) -> Progress:
     """The seeds applied, then the timed commands in one burst until every event is in (or the
@@ -186,7 +185,7 @@ async def drive(
         progress.capped = True
         return progress
     progress.before = await sample(replicas)
-    client = producer(bootstrap_servers)
+    client = producer(kafka)
     await client.start()
     try:
         await client.partitions_for(topic)
@@ -202,7 +201,7 @@ async def drive(
         csids = workload.customers
         count = max(int(rate * run.latency_s), 20)
         batch = [record_complaint(csids[n % len(csids)], "latency") for n in range(count)]
-        progress.latency = await measure_latency(bootstrap_servers, topic, tap, batch, rate)
+        progress.latency = await measure_latency(kafka, topic, tap, batch, rate)
         progress.latency_ids = {c.message_id for c in batch}
     return progress
 
@@ -219,14 +218,14 @@ async def judged(
     replicas: list[Process],
     workload: Workload,
     progress: Progress,
-    bootstrap_servers: str,
+    kafka: KafkaCluster,
     config: ServiceConfig,
     commands: str,
 ) -> Measured:
     """The run's figures, once the replicas have stopped: loss is what the group committed without
     its event reaching the topic (stopping publishes what the outbox still held: the tap gets a
     moment to read it)."""
-    consumed = await committed(bootstrap_servers, config.group, commands)
+    consumed = await committed(kafka, config.group, commands)
     sent = workload.seed_ids | workload.timed_ids | progress.latency_ids
     await tap.until(lambda: tap.count(sent) >= consumed, idle_timeout_s=15)
     seen = tap.count(workload.timed_ids)
@@ -254,9 +253,9 @@ async def judged(
     return measured
 
 
-async def committed(bootstrap_servers: str, group: str, topic: str) -> int:
+async def committed(kafka: KafkaCluster, group: str, topic: str) -> int:
     """Records of ``topic`` the group has committed (the topic starts at offset 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -274,11 +273,11 @@ async def drop_database(mongodb_url: str, name: str) -> None:
 
 
 async def measure_latency(
-    bootstrap_servers: str, topic: str, tap: EventTap, batch: list[Command], rate: float
+    kafka: KafkaCluster, topic: str, tap: EventTap, batch: list[Command], rate: float
 ) -> dict[str, Any]:
     """The commands at a steady ``rate``; each latency is its event's Kafka timestamp minus the
     command's (both CreateTime, stamped by the producers on this machine)."""
-    client = producer(bootstrap_servers)
+    client = producer(kafka)
     await client.start()
     loop = asyncio.get_running_loop()
     try:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from kit.transport import KafkaCluster
+
 #: With no new event for this long, the rest are taken as never coming (and the run goes on).
 IDLE_TIMEOUT_S = 120.0
 
@@ -24,9 +26,9 @@ class Seen:
 class EventTap:
     """Every event on the topic, by the message id of the command that caused it."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, partitions: int) -> None:
+    def __init__(self, kafka: KafkaCluster, topic: str, partitions: int) -> None:
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+            **kafka.options(), enable_auto_commit=False, auto_offset_reset="earliest"
         )
         self.topic = topic
         self.partitions = partitions

@@ -29,6 +29,8 @@ from contracts.catalogue.complaints import (
     RecordComplaint,
 )
 from contracts.envelope import Envelope
+from kit.identity import development_headers_for
+from kit.transport import KafkaCluster
 
 PRODUCER = "casemesh-bench"
 OFFICER = Actor(
@@ -103,10 +105,10 @@ def build_workload(customer_count: int, command_count: int) -> Workload:
 # -- Kafka
 
 
-def producer(bootstrap_servers: str) -> AIOKafkaProducer:
+def producer(kafka: KafkaCluster) -> AIOKafkaProducer:
     """The producer every measurement uses: what the kit's broker is configured with."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka.options(),
         enable_idempotence=True,
         acks="all",
         client_id=PRODUCER,
@@ -116,14 +118,17 @@ def producer(bootstrap_servers: str) -> AIOKafkaProducer:
 async def send_all(client: AIOKafkaProducer, topic: str, commands: Sequence[Command]) -> list[int]:
     """Pipelined: every record handed to the producer, then every acknowledgement awaited. Returns
     each record's timestamp (Kafka CreateTime, ms)."""
-    futures = [await client.send(topic, c.value, key=c.key) for c in commands]
+    futures = [
+        await client.send(topic, c.value, key=c.key, headers=list(development_headers_for(c.value).items()))
+        for c in commands
+    ]
     sent = await asyncio.gather(*futures)
     return [int(meta.timestamp) for meta in sent]
 
 
-async def produce(bootstrap_servers: str, topic: str, *batches: Sequence[Command]) -> None:
+async def produce(kafka: KafkaCluster, topic: str, *batches: Sequence[Command]) -> None:
     """The batches in order, each fully acknowledged before the next."""
-    client = producer(bootstrap_servers)
+    client = producer(kafka)
     await client.start()
     try:
         for batch in batches:
@@ -132,11 +137,11 @@ async def produce(bootstrap_servers: str, topic: str, *batches: Sequence[Command
         await client.stop()
 
 
-async def create_topics(bootstrap_servers: str, names: Iterable[str], partitions: int) -> None:
+async def create_topics(kafka: KafkaCluster, names: Iterable[str], partitions: int) -> None:
     """Creates the topics and waits until each partition has a leader: a producer that looks a fresh
     topic up sooner is told "not leader" and backs off, which would be counted in its time."""
     names = list(names)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         for name in names:
@@ -160,9 +165,9 @@ async def _led(admin: AIOKafkaAdminClient, names: list[str], partitions: int) ->
     )
 
 
-async def delete_topics(bootstrap_servers: str, suffix: str) -> None:
+async def delete_topics(kafka: KafkaCluster, suffix: str) -> None:
     """Every topic whose name ends with ``suffix``: a run's topics are gone after it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.options())
     try:
         await admin.start()
         names = [name for name in await admin.list_topics() if name.endswith(suffix)]

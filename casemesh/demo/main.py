@@ -5,8 +5,13 @@ Where the mesh runs (``--infra``):
 - ``embedded`` — FastStream's in-memory broker and the in-memory twin of each store: nothing but
   Python. The default when no Kafka is configured.
 - ``env`` — existing servers named by ``CASEMESH_KAFKA_BOOTSTRAP_SERVERS`` and
-  ``CASEMESH_MONGODB_URL``. The default when those are set.
-- ``local`` — starts ``deploy/local``'s Kafka and FerretDB on free ports, and stops them after.
+  ``CASEMESH_MONGODB_URL``, Kafka secured as the credentials file ``CASEMESH_KAFKA_SECURITY_FILE``
+  says (``deploy/local``'s ``credentials.json``; PLAINTEXT without it). The default when those are
+  set.
+- ``local`` — starts ``deploy/local``'s Kafka (SASL_SSL, ACLs) and FerretDB on free ports, and
+  stops them after.
+
+On a secured Kafka each service acts as its own principal and the demo's driver as the admin.
 
 The same handlers run in every mode. Real modes use fresh topic names and databases per run.
 """
@@ -33,6 +38,7 @@ from casemesh.demo.runner import Chapter, run_chapters
 from casemesh.demo.script import CHAPTERS
 from casemesh.mesh import MeshConfig
 from kit.logs import LOGGER, JsonFormatter, configure
+from kit.transport import KafkaCluster
 
 #: Quicker than a production service, so the day runs in seconds on real infrastructure too.
 DEMO_SETTINGS: dict[str, Any] = {
@@ -51,11 +57,15 @@ def resolve_mode(mode: str, environ: dict[str, str] | os._Environ[str] = os.envi
     return "env" if environ.get("CASEMESH_KAFKA_BOOTSTRAP_SERVERS") else "embedded"
 
 
-def mesh_config(kafka: str | None, mongodb_url: str | None) -> MeshConfig:
+def mesh_config(
+    kafka: str | None, mongodb_url: str | None, cluster: KafkaCluster | None = None
+) -> MeshConfig:
+    """The demo's mesh: embedded without ``kafka``; ``cluster`` secures a real one."""
     run = uuid.uuid4().hex[:8]
     if kafka is None:
         return MeshConfig(common=dict(DEMO_SETTINGS))
     return MeshConfig(
+        kafka_cluster=cluster,
         kafka_bootstrap_servers=kafka,
         mongodb_url=mongodb_url,
         topic_suffix=f".demo{run}",
@@ -123,7 +133,8 @@ def quiet_logs(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def local_infrastructure(console: Console, timings: dict[str, float]) -> Iterator[tuple[str, str]]:
+def local_infrastructure(console: Console, timings: dict[str, float]) -> Iterator[tuple[KafkaCluster, str]]:
+    """deploy/local's Kafka and FerretDB on free ports: the secured cluster and the store's URL."""
     from deploy.local.localinfra import LocalInfra, LocalInfraConfig
 
     with tempfile.TemporaryDirectory(prefix="casemesh-demo-") as run_dir:
@@ -136,7 +147,7 @@ def local_infrastructure(console: Console, timings: dict[str, float]) -> Iterato
             console.print(
                 f"[dim]local Kafka {infra.cfg.bootstrap_servers}, FerretDB {infra.cfg.mongodb_url}[/dim]"
             )
-            yield infra.cfg.bootstrap_servers, infra.cfg.mongodb_url
+            yield infra.cluster(), infra.cfg.mongodb_url
         finally:
             with console.status("stopping local infrastructure…"):
                 infra.down()
@@ -160,10 +171,12 @@ def main(mode: str = "auto", as_json: bool = False, log_path: Path | None = None
                     "[red]--infra env needs CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL[/red]"
                 )
                 return 2
-            report = asyncio.run(run_demo(mesh_config(kafka, mongodb_url), mode=mode, console=console))
+            cluster = KafkaCluster.from_env(kafka)
+            config = mesh_config(kafka, mongodb_url, cluster)
+            report = asyncio.run(run_demo(config, mode=mode, console=console))
         else:
-            with local_infrastructure(console, timings) as (kafka, mongodb_url):
-                config = mesh_config(kafka, mongodb_url)
+            with local_infrastructure(console, timings) as (cluster, mongodb_url):
+                config = mesh_config(cluster.bootstrap_servers, mongodb_url, cluster)
                 report = asyncio.run(run_demo(config, mode=mode, timings=timings, console=console))
     report.timings["total"] = time.monotonic() - started
     if as_json:

@@ -47,6 +47,10 @@ class Decision(StrEnum):
 class ApprovalsReasonCode(StrEnum):
     """Why the approvals service refused a command."""
 
+    # Issue 16: the command's actor is not a verified identity (kit/identity.py): no valid token
+    # from the identity provider in the x-casemesh-identity header, or one naming someone else.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
     # Segregation of duties (issue 4): the approver must hold the required role…
     ROLE_NOT_HELD = "ROLE_NOT_HELD"
     # …must not be the requester…
@@ -242,6 +246,14 @@ class ApprovalSubjectClosed(Event):
 class ApprovalRequestRejected(Rejection):
     """Refusal of RequestApproval, WithdrawApprovalRequest, CloseApprovalSubject, EscalateOverdueApproval."""
 
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
+
     reason_code: ApprovalsReasonCode = Field(
         description="Why it was refused.", examples=["DUPLICATE_REQUEST"]
     )
@@ -252,6 +264,14 @@ class ApprovalRequestRejected(Rejection):
 
 class DecisionRejected(Rejection):
     """Refusal of a RecordApprovalDecision — also the audit record of a segregation-of-duties breach."""
+
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
 
     reason_code: ApprovalsReasonCode = Field(
         description="Why the decision was refused.", examples=["SELF_APPROVAL"]

@@ -9,6 +9,7 @@ A Level 2 written response is requested from notifications with
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -39,6 +40,10 @@ NOTIFICATION_ID = "6c5b4a39-2817-4f06-95e4-d3c2b1a09f8e"
 class ComplaintsReasonCode(StrEnum):
     """Why the complaints service refused a command."""
 
+    # Issue 16: the command's actor is not a verified identity (kit/identity.py): no valid token
+    # from the identity provider in the x-casemesh-identity header, or one naming someone else.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
     UNKNOWN_COMPLAINT = "UNKNOWN_COMPLAINT"
     COMPLAINT_ALREADY_RECORDED = "COMPLAINT_ALREADY_RECORDED"
     UNKNOWN_ISSUE = "UNKNOWN_ISSUE"
@@ -409,6 +414,14 @@ class ComplimentForwarded(Event):
 
 class ComplaintsCommandRejected(Rejection):
     """A complaints command was refused."""
+
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
 
     reason_code: ComplaintsReasonCode = Field(
         description="Why it was refused.", examples=["ESCALATION_NOT_ALLOWED_AT_LEVEL_2"]

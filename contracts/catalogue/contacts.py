@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
@@ -47,6 +48,10 @@ MSP_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
 class ContactsReasonCode(StrEnum):
     """Why the contacts service refused a command or an upload."""
 
+    # Issue 16: the command's actor is not a verified identity (kit/identity.py): no valid token
+    # from the identity provider in the x-casemesh-identity header, or one naming someone else.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
     UNKNOWN_MEETING = "UNKNOWN_MEETING"
     MEETING_ALREADY_SCHEDULED = "MEETING_ALREADY_SCHEDULED"
     MEETING_IN_PAST = "MEETING_IN_PAST"
@@ -65,6 +70,9 @@ class ContactsReasonCode(StrEnum):
     # Issue 7: the type is checked from the content (magic bytes), not only the extension.
     ATTACHMENT_TYPE_NOT_ALLOWED = "ATTACHMENT_TYPE_NOT_ALLOWED"  # recognised, but not Word/Excel/PDF/image
     ATTACHMENT_TYPE_UNKNOWN = "ATTACHMENT_TYPE_UNKNOWN"  # content not recognised
+    # Issue 16: the quarantine could not read the file in full (damaged, encrypted, or headers
+    # that disagree with the content), so it cannot say it is safe.
+    ATTACHMENT_UNREADABLE = "ATTACHMENT_UNREADABLE"
     ATTACHMENT_TYPE_MISMATCH = "ATTACHMENT_TYPE_MISMATCH"  # extension or declared type ≠ content
     # Seed 004: "the agency may want to set a limit through an environment variable".
     ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
@@ -524,6 +532,14 @@ class AttachmentReleased(Event):
 class AttachmentRefused(Event):
     """An upload was refused (type wrong, unknown or mismatching, or too large) — audit record."""
 
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
+
     filename: Name = Field(description="File name as uploaded.", examples=["payslip.pdf.exe"])
     declared_media_type: Code | None = Field(
         default=None, description="Type the client declared.", examples=["application/pdf"]
@@ -598,6 +614,14 @@ class IncidentRecorded(Event):
 
 class ContactsCommandRejected(Rejection):
     """A contacts command was refused."""
+
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
 
     reason_code: ContactsReasonCode = Field(
         description="Why it was refused.", examples=["NOTE_VERSION_CONFLICT"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
@@ -49,6 +50,10 @@ NOTIFICATION_ID = "6c5b4a39-2817-4f06-95e4-d3c2b1a09f8e"
 class NotificationsReasonCode(StrEnum):
     """Why the notifications service refused a command (SMS guard outcomes are suppressions, not refusals)."""
 
+    # Issue 16: the command's actor is not a verified identity (kit/identity.py): no valid token
+    # from the identity provider in the x-casemesh-identity header, or one naming someone else.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
     UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
     MSP_NOT_APPROVED = "MSP_NOT_APPROVED"  # no ApprovalAccepted(subject MSP) for the msp_id
     MSP_ALREADY_STARTED = "MSP_ALREADY_STARTED"
@@ -491,6 +496,14 @@ class MSPIncidentRaised(Event):
 
 class NotificationsCommandRejected(Rejection):
     """A notifications command was refused."""
+
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
 
     reason_code: NotificationsReasonCode = Field(
         description="Why it was refused.", examples=["TEMPLATE_REQUIRED"]

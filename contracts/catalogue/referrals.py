@@ -54,6 +54,10 @@ PERSONALISED_SERVICES_AREA = "PERSONALISED_SERVICES"
 class ReferralsReasonCode(StrEnum):
     """Why the referrals service refused a command."""
 
+    # Issue 16: the command's actor is not a verified identity (kit/identity.py): no valid token
+    # from the identity provider in the x-casemesh-identity header, or one naming someone else.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
     # Seed 000 table 1 (assignment) — issue 4's named refusals
     UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"  # no CustomerRegistered seen for the CSID
     ALREADY_IN_PS = "ALREADY_IN_PS"
@@ -1164,6 +1168,14 @@ class IssueFinalised(Event):
 
 class ReferralsCommandRejected(Rejection):
     """A referrals command was refused."""
+
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
+    # a valid version 2 one.
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    @classmethod
+    def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
+        return payload if from_version == 1 else None
 
     reason_code: ReferralsReasonCode = Field(description="Why it was refused.", examples=["ALREADY_IN_PS"])
 

@@ -1,11 +1,28 @@
 """Local Kafka 3.9.1 (KRaft) and FerretDB 1.24.2 for machines without a Docker engine.
 
-    python -m deploy.local.localinfra up|down|status|env
+    python -m deploy.local.localinfra up|down|status|env [--service NAME]|acls|install
 
 Everything is configured by environment variables (see ``LocalInfraConfig.from_env``).
 Binaries are cached outside the clone (``CASEMESH_CACHE_DIR``, default ``~/.cache/casemesh``)
 so a second start, or a fresh clone, neither downloads nor rebuilds anything.
 Data, logs and pid files live in the run folder (``CASEMESH_LOCAL_RUN_DIR``).
+
+Kafka is secured as production is (docs/decisions/0007-broker-security.md):
+
+- the client listener is **SASL_SSL with SCRAM-SHA-512**: TLS with a CA and a broker certificate
+  for 127.0.0.1/localhost generated into ``<run>/kafka/tls`` (PEM files Kafka reads itself), and
+  one SCRAM user per principal, created when the storage is formatted
+  (``kafka-storage format --add-scram``) with random passwords;
+- the **controller listener** binds 127.0.0.1 only and is SASL_PLAINTEXT with the PLAIN
+  mechanism and one user, the broker itself (authenticated, not encrypted: it never leaves the
+  loopback interface);
+- the **StandardAuthorizer** allows nothing no ACL allows; the ACLs (``deploy/kafka/acls.py``,
+  printed by ``acls``) are created at every start by the ``admin`` super user.
+
+Clients read ``<run>/kafka/credentials.json`` (mode 0600: bootstrap servers, security protocol,
+mechanism, CA file, each principal's password); ``env`` prints the variables naming it, and
+``env --service referrals`` the variables ``casemesh run referrals`` needs to act as ``referrals``.
+The FerretDB store has no authentication (compose's MongoDB has).
 """
 
 from __future__ import annotations
@@ -15,6 +32,7 @@ import base64
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -26,6 +44,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from pydantic import SecretStr
+
+from deploy.kafka import acls as kafka_acls
+from deploy.kafka import tls as kafka_tls
+from deploy.kafka.broker import client_cluster, new_passwords, scram_arguments, security_properties
+from kit.transport import ADMIN, SECURITY_FILE_VARIABLE, KafkaCluster
 
 KAFKA_VERSION = "3.9.1"
 FERRETDB_VERSION = "v1.24.2"
@@ -101,10 +126,31 @@ class LocalInfraConfig:
 # ---------------------------------------------------------------- installation
 
 
-def _run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+def _run(
+    cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None, secret: bool = False
+) -> None:
+    """Runs ``cmd``; ``secret`` keeps its arguments (passwords) out of the error."""
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise InfraError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        shown = " ".join(cmd[: cmd.index("-cp") + 3] if secret and "-cp" in cmd else cmd)
+        raise InfraError(
+            f"{shown}{' …' if secret else ''} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path``, readable by its owner only from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)
+    tmp.replace(path)
+
+
+def _escape_property(value: str) -> str:
+    """A value as a Java properties file reads it back."""
+    return value.replace("\\", "\\\\")
 
 
 def install_kafka(cfg: LocalInfraConfig) -> None:
@@ -271,6 +317,8 @@ def _signal_and_wait(pid_file: Path, sig: signal.Signals, timeout_s: float) -> f
 class LocalInfra:
     cfg: LocalInfraConfig
     timings: dict[str, float] = field(default_factory=dict)
+    _acls_applied_to: int | None = field(default=None, repr=False)
+    """The broker process the ACL table was last created on."""
 
     @property
     def kafka_dir(self) -> Path:
@@ -280,19 +328,60 @@ class LocalInfra:
     def ferret_dir(self) -> Path:
         return self.cfg.run_dir / "ferretdb"
 
+    @property
+    def credentials_file(self) -> Path:
+        """What a client needs to reach Kafka as any principal (JSON, mode 0600)."""
+        return self.kafka_dir / "credentials.json"
+
+    @property
+    def tls(self) -> kafka_tls.BrokerTls:
+        return kafka_tls.BrokerTls(self.kafka_dir / "tls")
+
+    @property
+    def _broker_secret_file(self) -> Path:
+        return self.kafka_dir / "broker.secret"
+
+    def cluster(self) -> KafkaCluster:
+        """The secured cluster and every client principal's password (from the credentials file)."""
+        return KafkaCluster.read(self.credentials_file)
+
     # -- kafka
 
-    def _kafka_properties(self) -> Path:
+    def _credentials(self, formatted: bool) -> dict[str, SecretStr]:
+        """Every principal's password: new ones for new storage, else those it was formatted with.
+        The credentials file is written again either way (the ports may have changed)."""
+        tls = kafka_tls.ensure(self.kafka_dir / "tls")
+        if formatted:
+            try:
+                known = dict(self.cluster().passwords)
+                known[kafka_acls.BROKER] = SecretStr(
+                    self._broker_secret_file.read_text(encoding="utf-8").strip()
+                )
+            except (OSError, ValueError) as exc:
+                raise InfraError(
+                    f"{self.kafka_dir} holds Kafka data but not its credentials ({type(exc).__name__}); "
+                    "remove the run folder and start again"
+                ) from None
+            passwords = known
+        else:
+            passwords = new_passwords()
+            _write_private(self._broker_secret_file, passwords[kafka_acls.BROKER].get_secret_value())
+        client_cluster(self.cfg.bootstrap_servers, tls, passwords).write(self.credentials_file)
+        return passwords
+
+    def _kafka_properties(self, broker_password: SecretStr) -> Path:
         c = self.cfg
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{c.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port},CONTROLLER://127.0.0.1:{c.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{c.kafka_port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **security_properties(
+                client_listener=f"127.0.0.1:{c.kafka_port}",
+                advertised_listener=f"127.0.0.1:{c.kafka_port}",
+                controller_listener=f"127.0.0.1:{c.kafka_controller_port}",
+                tls=self.tls,
+                broker_password=broker_password,
+            ),
             "log.dirs": str(self.kafka_dir / "data"),
             "num.partitions": "3",
             "auto.create.topics.enable": "false",
@@ -306,7 +395,8 @@ class LocalInfra:
             "log.segment.bytes": "16777216",
         }
         path = self.kafka_dir / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        # It holds the broker's password and the TLS key's: its owner's only.
+        _write_private(path, "".join(f"{k}={_escape_property(v)}\n" for k, v in props.items()))
         log4j = self.kafka_dir / "log4j.properties"
         log4j.write_text(
             "log4j.rootLogger=INFO, file\n"
@@ -339,15 +429,26 @@ class LocalInfra:
         if pid is not None and _pid_alive(pid):
             return
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
-        props = self._kafka_properties()
-        if not (self.kafka_dir / "data" / "meta.properties").exists():
+        self.kafka_dir.chmod(0o700)
+        formatted = (self.kafka_dir / "data" / "meta.properties").exists()
+        passwords = self._credentials(formatted)
+        props = self._kafka_properties(passwords[kafka_acls.BROKER])
+        if not formatted:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             # One form for any id: an id that starts with "-" would otherwise read as an option.
+            # Every SCRAM user is in the metadata log from the first moment (KIP-900).
             _run(
                 self._java(
-                    "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)
-                )
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(props),
+                    *scram_arguments(passwords),
+                ),
+                secret=True,
             )
+        self._acls_applied_to = None
         (self.kafka_dir / "server.log").unlink(missing_ok=True)
         _spawn(
             self._java("kafka.Kafka", str(props), heap_mb=self.cfg.kafka_heap_mb),
@@ -360,14 +461,21 @@ class LocalInfra:
         return log.exists() and "Kafka Server started" in log.read_text(errors="replace")
 
     def kafka_can_create_topic(self) -> bool:
+        """Whether the admin principal can create (and delete) a topic; the first time after a
+        start it creates the ACL table too (idempotent: the bindings outlive restarts anyway)."""
         import asyncio
 
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+        pid = self.kafka_pid()
+
         async def probe() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.bootstrap_servers, request_timeout_ms=5000)
+            admin = AIOKafkaAdminClient(**self.cluster().options(ADMIN), request_timeout_ms=5000)
             try:
                 await admin.start()
+                if pid is not None and self._acls_applied_to != pid:
+                    await kafka_acls.create_acls(admin)
+                    self._acls_applied_to = pid
                 name = f"casemesh.readiness.{uuid.uuid4().hex[:8]}"
                 await admin.create_topics([NewTopic(name, 1, 1)])
                 await admin.delete_topics([name])
@@ -457,7 +565,7 @@ class LocalInfra:
             if ready():
                 return
             self._check_alive(what, logs)
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise InfraError(f"{what} not ready after {self.cfg.start_timeout_s:.0f}s; logs in {logs}")
 
     def _check_alive(self, what: str, logs: Path) -> None:
@@ -529,6 +637,11 @@ class LocalInfra:
             "kafka": {
                 "pid": kafka_pid,
                 "bootstrap_servers": self.cfg.bootstrap_servers,
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "ssl_cafile": str(self.tls.ca_file),
+                "credentials_file": str(self.credentials_file),
+                "principals": list(kafka_acls.CLIENT_PRINCIPALS),
                 "ready": bool(kafka_pid) and self.kafka_started() and self.kafka_can_create_topic(),
             },
             "ferretdb": {
@@ -539,10 +652,23 @@ class LocalInfra:
         }
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point the tests and services at this infrastructure."""
+        """Environment variables that point the tests, the demo and the bench at this
+        infrastructure. No password: the credentials file holds them (mode 0600)."""
         return {
             "CASEMESH_KAFKA_BOOTSTRAP_SERVERS": self.cfg.bootstrap_servers,
+            "CASEMESH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CASEMESH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CASEMESH_KAFKA_SSL_CAFILE": str(self.tls.ca_file),
+            SECURITY_FILE_VARIABLE: str(self.credentials_file),
             "CASEMESH_MONGODB_URL": self.cfg.mongodb_url,
+        }
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """What ``casemesh run <service>`` needs to act as its own principal here, password included."""
+        prefix = f"CASEMESH_{service.upper()}_"
+        return {
+            **self.cluster().environment(prefix, service),
+            f"{prefix}MONGODB_URL": self.cfg.mongodb_url,
         }
 
 
@@ -558,11 +684,16 @@ def running(cfg: LocalInfraConfig) -> Iterator[LocalInfra]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localinfra", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env", "install"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "install", "acls"])
+    parser.add_argument(
+        "--service", help="env: also the variables (password included) for this principal's `casemesh run`"
+    )
     args = parser.parse_args(argv)
     infra = LocalInfra(LocalInfraConfig.from_env())
     if args.command == "install":
         install(infra.cfg)
+    elif args.command == "acls":
+        print(kafka_acls.table_text())
     elif args.command == "up":
         try:
             infra.up()
@@ -579,8 +710,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(status, indent=2))
         return 0 if all(v["ready"] for v in status.values()) else 3  # type: ignore[index]
     else:
-        for k, v in infra.env().items():
-            print(f"export {k}={v}")
+        variables = infra.env()
+        if args.service:
+            if args.service not in kafka_acls.CLIENT_PRINCIPALS:
+                print(f"error: no principal {args.service!r}", file=sys.stderr)
+                return 2
+            variables.update(infra.service_env(args.service))
+        for k, v in variables.items():
+            print(f"export {k}={shlex.quote(v)}")
     return 0
 
 

@@ -4,7 +4,11 @@ The seeds' *Service Manager Actions List* (seed 000 tables 3, 5, 6) is ``GET /wo
 an officer's own view, ``GET /work-lists/{role}/{officer_id}``, leaves out what segregation of
 duties bars that officer from deciding and adds the requests they raised that still await a
 decision (their side of the *CSO Actions List*). Escalated requests appear on the Team Leader's
-list too. Served on the service's HTTP port, bound to 127.0.0.1 unless configured otherwise.
+list too.
+
+Served on the service's API port (``api_port``), behind a verified token (kit/api.py): a role's
+list needs that role among the token's roles, an officer's list also needs the officer to be the
+token's subject (``403 FORBIDDEN``); an unknown role is ``404 UNKNOWN_ROLE``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contracts.base import Role
+from kit.api import ApiError, endpoint, require_officer, require_role
+from kit.identity import Identity
 from services.approvals.store import ApprovalsStore, Document, is_overdue
 
 
@@ -39,27 +45,26 @@ def _item(doc: Document, now: datetime) -> dict[str, Any]:
 
 
 def work_list_routes(store: ApprovalsStore, clock: Callable[[], datetime], limit: int) -> list[BaseRoute]:
-    def role_of(request: Request) -> Role | None:
-        try:
-            return Role(request.path_params["role"])
-        except ValueError:
-            return None
+    def role_of(request: Request, identity: Identity) -> Role:
+        raw = str(request.path_params["role"])
+        if raw not in Role.__members__:
+            raise ApiError("UNKNOWN_ROLE", "No such role.", 404)
+        role = Role(raw)
+        require_role(identity, role)
+        return role
 
-    async def for_role(request: Request) -> Response:
-        role = role_of(request)
-        if role is None:
-            return JSONResponse({"error": "unknown role"}, status_code=404)
+    async def for_role(request: Request, identity: Identity) -> Response:
+        role = role_of(request, identity)
         now = clock()
         docs = await store.pending_for(role, limit)
         return JSONResponse(
             {"role": role.value, "officer_id": None, "actions": [_item(d, now) for d in docs]}
         )
 
-    async def for_officer(request: Request) -> Response:
-        role = role_of(request)
-        if role is None:
-            return JSONResponse({"error": "unknown role"}, status_code=404)
-        officer_id = request.path_params["officer_id"]
+    async def for_officer(request: Request, identity: Identity) -> Response:
+        role = role_of(request, identity)
+        officer_id = str(request.path_params["officer_id"])
+        require_officer(identity, officer_id)
         now = clock()
         docs = await store.pending_for(role, limit)
         mine = [d for d in docs if officer_id not in d["barred_officer_ids"]]
@@ -74,6 +79,6 @@ def work_list_routes(store: ApprovalsStore, clock: Callable[[], datetime], limit
         )
 
     return [
-        Route("/work-lists/{role}", for_role, methods=["GET"]),
-        Route("/work-lists/{role}/{officer_id}", for_officer, methods=["GET"]),
+        Route("/work-lists/{role}", endpoint(for_role), methods=["GET"]),
+        Route("/work-lists/{role}/{officer_id}", endpoint(for_officer), methods=["GET"]),
     ]

@@ -4,9 +4,10 @@ Reads: the communications log, notes (with history), incidents and attachments, 
 (and case). Writes: only the attachment upload — bytes never travel on Kafka (issue 7). See
 ``docs/services/contacts.md`` for the endpoints, headers and limits.
 
-Privilege: the caller's privilege level (1-5) comes in the ``X-Casemesh-Privilege`` header, set
-by the agency's authenticating gateway in front of the service (which binds to 127.0.0.1 and
-trusts it). The uploader is named by ``X-Casemesh-Actor`` (an ``Actor`` as JSON).
+Every endpoint is behind a verified bearer token (kit/api.py, on the service's ``api_port``). The
+caller's privilege (1-5) for sensitive notes and attachments is the token's ``casemesh_privilege``
+claim, else the highest configured privilege of its roles. The uploader's staff details come in
+``X-Casemesh-Actor`` (an ``Actor`` as JSON), which must be the token's officer in one of its roles.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
@@ -26,19 +25,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message as AsgiMessage
 
-from contracts.base import Actor
 from contracts.catalogue.contacts import ContactsReasonCode
-from kit.processing import Clock, Handler
+from kit.api import (
+    ApiError,
+    actor_of,
+    code_query,
+    csid_of,
+    endpoint,
+    error,
+    int_query,
+    uuid_query,
+    uuid_value,
+)
+from kit.identity import Identity
+from kit.processing import Clock, Handler, Outcome
 from services.contacts import domain, filetypes
 from services.contacts.domain import AttachmentState, AttachmentUpload, NoteState
 from services.contacts.settings import ContactsSettings
 from services.contacts.spec import internal_envelope
-from services.contacts.store import ContactsStore
+from services.contacts.store import ContactsStore, completing
 
-PRIVILEGE_HEADER = "x-casemesh-privilege"
-ACTOR_HEADER = "x-casemesh-actor"
-CSID_PATTERN = re.compile(r"^[0-9]{6,12}$")
-CODE_MAX = 64
 DECLARED_MAX = 255
 MULTIPART_OVERHEAD = 64 * 1024
 """Bytes of multipart framing allowed on top of the file-size limit before reading stops."""
@@ -57,86 +63,8 @@ STATUS_OF_REFUSAL: dict[ContactsReasonCode, int] = {
 }
 
 
-class BadRequest(Exception):
-    def __init__(self, reason_code: str, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason_code = reason_code
-        self.reason = reason
-        self.status = status
-
-
-def _error(reason_code: str, reason: str, status: int) -> JSONResponse:
-    return JSONResponse({"reason_code": reason_code, "reason": reason}, status_code=status)
-
-
 def _refusal(code: ContactsReasonCode, reason: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        {"reason_code": code.value, "reason": reason, **extra}, status_code=STATUS_OF_REFUSAL.get(code, 400)
-    )
-
-
-def _csid(request: Request) -> str:
-    csid = str(request.path_params["csid"])
-    if not CSID_PATTERN.match(csid):
-        raise BadRequest("INVALID_CSID", "A CSID is 6-12 digits.")
-    return csid
-
-
-def _code_param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    if not 1 <= len(value) <= CODE_MAX:
-        raise BadRequest("INVALID_PARAMETER", f"{name} must be 1-{CODE_MAX} characters.")
-    return value
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequest("INVALID_PARAMETER", f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
-
-
-def _uuid_param(raw: str | None, name: str) -> UUID | None:
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise BadRequest("INVALID_PARAMETER", f"{name} must be a UUID.") from None
-
-
-def _privilege(request: Request) -> int:
-    raw = request.headers.get(PRIVILEGE_HEADER)
-    if raw is None:
-        raise BadRequest("PRIVILEGE_REQUIRED", "The X-Casemesh-Privilege header (1-5) is required.", 401)
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 5:
-        raise BadRequest("INVALID_PRIVILEGE", "X-Casemesh-Privilege must be 1-5.")
-    return int(raw)
-
-
-def _actor(request: Request) -> Actor:
-    raw = request.headers.get(ACTOR_HEADER)
-    if raw is None:
-        raise BadRequest("ACTOR_REQUIRED", "The X-Casemesh-Actor header (an Actor as JSON) is required.", 401)
-    try:
-        return Actor.model_validate_json(raw)
-    except ValidationError:
-        raise BadRequest("INVALID_ACTOR", "X-Casemesh-Actor is not a valid Actor.") from None
-
-
-def _guarded(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    async def wrapper(request: Request) -> Response:
-        try:
-            response: Response = await endpoint(request)
-            return response
-        except BadRequest as exc:
-            return _error(exc.reason_code, exc.reason, exc.status)
-
-    return wrapper
+    return error(code.value, reason, STATUS_OF_REFUSAL.get(code, 400), **extra)
 
 
 def _entry_json(state: dict[str, Any]) -> dict[str, Any]:
@@ -202,26 +130,35 @@ class ContactsApi:
     def routes(self) -> list[BaseRoute]:
         prefix = "/customers/{csid}"
         return [
-            Route(f"{prefix}/communications", _guarded(self.communications), methods=["GET"]),
-            Route(f"{prefix}/notes", _guarded(self.notes), methods=["GET"]),
-            Route(f"{prefix}/notes/{{note_id}}", _guarded(self.note), methods=["GET"]),
-            Route(f"{prefix}/incidents", _guarded(self.incidents), methods=["GET"]),
-            Route(f"{prefix}/attachments", _guarded(self.upload), methods=["POST"]),
-            Route(f"{prefix}/attachments", _guarded(self.attachments), methods=["GET"]),
-            Route(f"{prefix}/attachments/{{attachment_id}}", _guarded(self.attachment), methods=["GET"]),
+            Route(f"{prefix}/communications", endpoint(self.communications), methods=["GET"]),
+            Route(f"{prefix}/notes", endpoint(self.notes), methods=["GET"]),
+            Route(f"{prefix}/notes/{{note_id}}", endpoint(self.note), methods=["GET"]),
+            Route(f"{prefix}/incidents", endpoint(self.incidents), methods=["GET"]),
+            Route(f"{prefix}/attachments", endpoint(self.upload), methods=["POST"]),
+            Route(f"{prefix}/attachments", endpoint(self.attachments), methods=["GET"]),
+            Route(f"{prefix}/attachments/{{attachment_id}}", endpoint(self.attachment), methods=["GET"]),
             Route(
-                f"{prefix}/attachments/{{attachment_id}}/content", _guarded(self.download), methods=["GET"]
+                f"{prefix}/attachments/{{attachment_id}}/content", endpoint(self.download), methods=["GET"]
             ),
         ]
 
+    def privilege(self, identity: Identity) -> int:
+        """Issue 16: the token's ``casemesh_privilege`` claim, else the highest privilege configured
+        for one of its roles (``role_privileges``), else the default."""
+        if identity.privilege is not None:
+            return identity.privilege
+        s = self.settings
+        levels = [s.role_privileges.get(role.value, s.default_role_privilege) for role in identity.roles]
+        return max(levels, default=s.default_role_privilege)
+
     # -- communications log (seed 004: "a list of the communications related to the clients")
 
-    async def communications(self, request: Request) -> Response:
-        csid = _csid(request)
-        case_id = _code_param(request, "case_id")
+    async def communications(self, request: Request, identity: Identity) -> Response:
+        csid = csid_of(request)
+        case_id = code_query(request, "case_id")
         s = self.settings
-        limit = _int_param(request, "limit", min(s.list_default_limit, s.list_max_limit), 1, s.list_max_limit)
-        offset = _int_param(request, "offset", 0, 0, 1_000_000)
+        limit = int_query(request, "limit", min(s.list_default_limit, s.list_max_limit), 1, s.list_max_limit)
+        offset = int_query(request, "offset", 0, 0, 1_000_000)
         page = await self.store.communications_page(csid, case_id, limit, offset)
         next_offset = offset + len(page.entries) if offset + len(page.entries) < page.total else None
         return JSONResponse(
@@ -238,10 +175,10 @@ class ContactsApi:
 
     # -- notes (seed 004: notes with their history; a sensitivity level restricts readers)
 
-    async def notes(self, request: Request) -> Response:
-        csid = _csid(request)
-        case_id = _code_param(request, "case_id")
-        privilege = _privilege(request)
+    async def notes(self, request: Request, identity: Identity) -> Response:
+        csid = csid_of(request)
+        case_id = code_query(request, "case_id")
+        privilege = self.privilege(identity)
         notes = await self.store.notes_of(csid, case_id)
         readable = [n for n in notes if privilege >= n.current.sensitivity_level]
         return JSONResponse(
@@ -253,11 +190,10 @@ class ContactsApi:
             }
         )
 
-    async def note(self, request: Request) -> Response:
-        csid = _csid(request)
-        note_id = _uuid_param(str(request.path_params["note_id"]), "note_id")
-        privilege = _privilege(request)
-        assert note_id is not None
+    async def note(self, request: Request, identity: Identity) -> Response:
+        csid = csid_of(request)
+        note_id = uuid_value(str(request.path_params["note_id"]), "note_id")
+        privilege = self.privilege(identity)
         note = await self.store.note(note_id)
         if note is None or note.csid != csid:
             return _refusal(ContactsReasonCode.UNKNOWN_NOTE, "No such note.")
@@ -282,19 +218,18 @@ class ContactsApi:
 
     # -- incidents
 
-    async def incidents(self, request: Request) -> Response:
-        csid = _csid(request)
+    async def incidents(self, request: Request, identity: Identity) -> Response:
+        csid = csid_of(request)
         found = await self.store.incidents_of(csid)
         return JSONResponse({"csid": csid, "incidents": [i.model_dump(mode="json") for i in found]})
 
     # -- attachments (seed 004 Allegati, issue 7)
 
-    async def attachments(self, request: Request) -> Response:
-        csid = _csid(request)
-        case_id = _code_param(request, "case_id")
-        # Metadata is open to every caller; with a privilege header each entry also says
-        # whether that caller may download it now.
-        privilege = _privilege(request) if PRIVILEGE_HEADER in request.headers else None
+    async def attachments(self, request: Request, identity: Identity) -> Response:
+        csid = csid_of(request)
+        case_id = code_query(request, "case_id")
+        # Metadata is listed to every officer; each entry says whether this one may download it now.
+        privilege = self.privilege(identity)
         found = await self.store.attachments_of(csid, case_id)
         return JSONResponse(
             {
@@ -303,9 +238,7 @@ class ContactsApi:
                 "attachments": [
                     {
                         **_attachment_json(a),
-                        "downloadable": None
-                        if privilege is None
-                        else domain.may_download(a, privilege) is None,
+                        "downloadable": domain.may_download(a, privilege) is None,
                     }
                     for a in found
                 ],
@@ -313,22 +246,21 @@ class ContactsApi:
         )
 
     async def _stored(self, request: Request) -> AttachmentState | Response:
-        csid = _csid(request)
-        attachment_id = _uuid_param(str(request.path_params["attachment_id"]), "attachment_id")
-        assert attachment_id is not None
+        csid = csid_of(request)
+        attachment_id = uuid_value(str(request.path_params["attachment_id"]), "attachment_id")
         found = await self.store.attachment(attachment_id)
         if found is None or found.csid != csid or found.status is domain.AttachmentRecordStatus.REFUSED:
             return _refusal(ContactsReasonCode.UNKNOWN_ATTACHMENT, "No such attachment.")
         return found
 
-    async def attachment(self, request: Request) -> Response:
+    async def attachment(self, request: Request, identity: Identity) -> Response:
         found = await self._stored(request)
         if isinstance(found, Response):
             return found
         return JSONResponse(_attachment_json(found))
 
-    async def download(self, request: Request) -> Response:
-        privilege = _privilege(request)
+    async def download(self, request: Request, identity: Identity) -> Response:
+        privilege = self.privilege(identity)
         found = await self._stored(request)
         if isinstance(found, Response):
             return found
@@ -342,7 +274,7 @@ class ContactsApi:
         assert found.storage_ref is not None
         content = await self.store.files.get(found.storage_ref)
         if content is None:
-            return _error("CONTENT_UNAVAILABLE", "The stored file cannot be read now.", 503)
+            return error("CONTENT_UNAVAILABLE", "The stored file cannot be read now.", 503)
         return Response(
             content,
             media_type=found.media_type,
@@ -352,14 +284,17 @@ class ContactsApi:
             },
         )
 
-    async def upload(self, request: Request) -> Response:
-        csid = _csid(request)
-        actor = _actor(request)
-        case_id = _code_param(request, "case_id")
-        meeting_id = _uuid_param(request.query_params.get("meeting_id"), "meeting_id")
-        level = _int_param(
+    async def upload(self, request: Request, identity: Identity) -> Response:
+        # Everything cheap is checked before the body is read, and the body before a byte is stored.
+        csid = csid_of(request)
+        actor = actor_of(request, identity)
+        case_id = code_query(request, "case_id")
+        meeting_id = uuid_query(request, "meeting_id")
+        level = int_query(
             request, "required_privilege_level", self.settings.attachment_default_privilege, 1, 5
         )
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ApiError("MULTIPART_REQUIRED", "Upload the file as multipart/form-data, field 'file'.")
         limit = self.settings.attachment_max_bytes
         body, received, cut = await self._read_body(request, limit + MULTIPART_OVERHEAD)
         attachment_id = uuid.uuid4()
@@ -403,20 +338,26 @@ class ContactsApi:
         ref = await self.store.files.put(
             content, filename, {"attachment_id": str(attachment_id), "csid": csid, "sha256": sha256}
         )
-        upload = AttachmentUpload(
-            attachment_id=attachment_id,
-            case_id=case_id,
-            meeting_id=meeting_id,
-            filename=filename,
-            declared_media_type=declared,
-            size_bytes=len(content),
-            sha256=sha256,
-            storage_ref=ref,
-            required_privilege_level=level,
-            uploaded_by=actor,
-            verdict=verdict,
-        )
-        await self._record(csid, upload, now)
+        try:
+            upload = AttachmentUpload(
+                attachment_id=attachment_id,
+                case_id=case_id,
+                meeting_id=meeting_id,
+                filename=filename,
+                declared_media_type=declared,
+                size_bytes=len(content),
+                sha256=sha256,
+                storage_ref=ref,
+                required_privilege_level=level,
+                uploaded_by=actor,
+                verdict=verdict,
+            )
+            if await self._record(csid, upload, now) is not Outcome.APPLIED:
+                raise ApiError("UPLOAD_NOT_RECORDED", "The upload could not be recorded.", 500)
+        except BaseException:
+            # Issue 16: a failed upload (a store error, a cancelled request) leaves no file behind.
+            await completing(self.store.files.delete(ref))
+            raise
         return JSONResponse(
             {
                 "attachment_id": str(attachment_id),
@@ -431,13 +372,14 @@ class ContactsApi:
             status_code=201,
         )
 
-    async def _record(self, csid: str, upload: AttachmentUpload, now: datetime) -> None:
+    async def _record(self, csid: str, upload: AttachmentUpload, now: datetime) -> Outcome:
         """Decided through the spec like a message, with an envelope of its own (never published)."""
         name, payload = self.settings.service_name, {"attachment_id": str(upload.attachment_id)}
-        await self.handle(
+        outcome = await self.handle(
             internal_envelope("UploadAttachment", csid, now, name, payload=payload), upload, now
         )
         self.on_change()
+        return outcome
 
     async def _refuse(self, csid: str, upload: AttachmentUpload, now: datetime) -> Response:
         """The refusal is recorded (AttachmentRefused, through the outbox) and answered with its code."""
@@ -480,17 +422,15 @@ class ContactsApi:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise BadRequest("MULTIPART_REQUIRED", "Upload the file as multipart/form-data, field 'file'.")
         try:
             form = await Request(request.scope, replay).form(max_files=1, max_fields=5)
         except MultiPartException:
-            raise BadRequest(
+            raise ApiError(
                 "INVALID_MULTIPART", "The multipart body cannot be read (one file at most)."
             ) from None
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise BadRequest("FILE_REQUIRED", "The multipart field 'file' is required.")
+            raise ApiError("FILE_REQUIRED", "The multipart field 'file' is required.")
         return file
 
 

@@ -7,7 +7,7 @@ including Microsoft Word, Microsoft Excel and PDF".
 * PDF ``%PDF-``; PNG; JPEG; GIF87a/GIF89a;
 * Office Open XML (a zip): ``word/document.xml`` → .docx, ``xl/workbook.xml`` → .xlsx;
 * legacy Office (an OLE compound file): a ``WordDocument`` stream → .doc, ``Workbook``/``Book``
-  → .xls. The compound file's directory is read properly (header, FAT, directory chain).
+  → .xls. olefile reads the compound file (header, FAT, DIFAT, sector chains, directory).
 
 Some other contents are *recognised* so a refusal can say "not allowed" rather than "unknown":
 other zips, other compound files (e.g. PowerPoint), Windows and ELF executables, gzip.
@@ -19,7 +19,11 @@ import io
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+
+import olefile
+
+from services.contacts import quarantine
+from services.contacts.quarantine import ContentFindings
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -79,8 +83,6 @@ def event_media_type(media_type: str) -> str:
 
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENDOFCHAIN_OR_SPECIAL = 0xFFFFFFFA  # sector numbers at or above this end a chain
-_MAX_CHAIN = 100_000
 
 
 def extension(filename: str) -> str:
@@ -145,132 +147,40 @@ def _sniff_ole(content: bytes) -> str | None:
     return OLE
 
 
+_OLE_DIRECTORY_ENTRY = 128  # bytes; the name's length and the entry's type sit at 0x40 and 0x42
+_OLE_STORAGE_OR_STREAM = (1, 2)
+
+
 def ole_stream_names(content: bytes) -> set[str] | None:
-    """Lower-cased names in an OLE compound file's directory, or None if it is malformed."""
+    """Lower-cased names of every storage and stream in an OLE compound file's directory, or None
+    when olefile cannot read the file.
+
+    olefile reads the compound file; the names are taken from every entry of the directory it
+    assembles, whether or not the root's tree links the entry in — a quarantine check (a
+    ``Macros`` storage, issue 16) would rather see an entry too many than one too few.
+    """
     try:
-        return _ole_names(content)
-    except (struct.error, IndexError, ValueError):
+        with olefile.OleFileIO(io.BytesIO(content)) as compound:
+            compound.directory_fp.seek(0)
+            directory: bytes = compound.directory_fp.read()
+    except Exception:  # olefile's own errors, and whatever a hostile file provokes
         return None
-
-
-_OLE_HEADER_FAT_SECTORS = 109  # FAT sector numbers held in the header itself
-_OLE_DIRECTORY_ENTRY = 128
-
-
-@dataclass(frozen=True)
-class _CompoundFile:
-    """An OLE compound file's bytes, read sector by sector (a sector's size is ``1 << shift``)."""
-
-    content: bytes
-    size: int
-
-    def sector(self, number: int) -> bytes:
-        """Sector ``number`` (cut short at the end of the content); ValueError when out of range."""
-        start = (number + 1) * self.size
-        if number >= _ENDOFCHAIN_OR_SPECIAL or start + self.size > len(self.content) + self.size:
-            raise ValueError("sector out of range")
-        return self.content[start : start + self.size]
-
-
-def _ole_names(content: bytes) -> set[str] | None:
-    """:func:`ole_stream_names`, raising (struct.error, IndexError, ValueError) on some damage."""
-    if len(content) < 512 or not content.startswith(OLE_MAGIC):
-        return None
-    sector_shift = struct.unpack_from("<H", content, 0x1E)[0]
-    if sector_shift not in (9, 12):
-        return None
-    compound = _CompoundFile(content, 1 << sector_shift)
-    fat_sectors_count, first_directory = struct.unpack_from("<II", content, 0x2C)
-    fat = _read_fat(compound, _fat_sector_numbers(compound)[:fat_sectors_count])
-    return _directory_names(compound, fat, first_directory)
-
-
-def _fat_sector_numbers(compound: _CompoundFile) -> list[int]:
-    """Where the FAT lies: the header's sector numbers, then those along the DIFAT chain."""
-    first_difat, difat_count = struct.unpack_from("<II", compound.content, 0x44)
-    numbers = list(struct.unpack_from(f"<{_OLE_HEADER_FAT_SECTORS}I", compound.content, 0x4C))
-    per = compound.size // 4 - 1  # each DIFAT sector ends with the number of the next
-    difat = first_difat
-    for _ in range(min(difat_count, _MAX_CHAIN)):
-        if difat >= _ENDOFCHAIN_OR_SPECIAL:
-            break
-        block = compound.sector(difat)
-        numbers.extend(struct.unpack_from(f"<{per}I", block, 0))
-        difat = struct.unpack_from("<I", block, per * 4)[0]
-    return numbers
-
-
-def _read_fat(compound: _CompoundFile, fat_sector_numbers: list[int]) -> list[int]:
-    """The file allocation table: each sector's next sector in its chain."""
-    fat: list[int] = []
-    for number in fat_sector_numbers:
-        if number >= _ENDOFCHAIN_OR_SPECIAL:
-            continue
-        block = compound.sector(number)
-        fat.extend(struct.unpack_from(f"<{compound.size // 4}I", block.ljust(compound.size, b"\xff"), 0))
-    return fat
-
-
-def _directory_names(compound: _CompoundFile, fat: list[int], first_directory: int) -> set[str] | None:
-    """The stream and storage names along the directory chain, or None when the chain is broken."""
     names: set[str] = set()
-    current = first_directory
-    seen: set[int] = set()
-    while current < _ENDOFCHAIN_OR_SPECIAL:
-        if current in seen or len(seen) > _MAX_CHAIN:
-            return None  # a loop in the chain
-        seen.add(current)
-        names |= _entry_names(compound.sector(current).ljust(compound.size, b"\x00"))
-        if current >= len(fat):
-            return None
-        current = fat[current]
+    for offset in range(0, len(directory) - _OLE_DIRECTORY_ENTRY + 1, _OLE_DIRECTORY_ENTRY):
+        name_length, entry_type = struct.unpack_from("<HB", directory, offset + 0x40)
+        if entry_type in _OLE_STORAGE_OR_STREAM and 2 <= name_length <= 64:
+            name = directory[offset : offset + name_length - 2].decode("utf-16-le", errors="replace")
+            names.add(name.lower())
     return names
-
-
-def _entry_names(block: bytes) -> set[str]:
-    """The lower-cased names of the storages and streams in one directory sector."""
-    names: set[str] = set()
-    for offset in range(0, len(block), _OLE_DIRECTORY_ENTRY):
-        entry = block[offset : offset + _OLE_DIRECTORY_ENTRY]
-        name_length, entry_type = struct.unpack_from("<HB", entry, 0x40)
-        if entry_type in (1, 2) and 2 <= name_length <= 64:
-            names.add(entry[: name_length - 2].decode("utf-16-le", errors="replace").lower())
-    return names
-
-
-@dataclass(frozen=True)
-class ContentFindings:
-    """What the quarantine checks found in a stored file (issue 7: quarantined until they pass)."""
-
-    macros: bool = False
-    active_content: bool = False  # e.g. JavaScript or auto-actions in a PDF
-    archive_too_expanded: bool = False  # a zip that decompresses to far more than it weighs
-
-
-#: A document that expands more than this many times (and beyond MIN_BOMB_BYTES) is refused.
-MAX_EXPANSION_RATIO = 100
-MIN_BOMB_BYTES = 50 * 1024 * 1024
 
 
 def inspect(content: bytes, media_type: str) -> ContentFindings:
-    """Deeper checks of an already type-checked file: macros, active content, archive bombs."""
+    """Issue 7 and issue 16: the quarantine's deep checks (:mod:`services.contacts.quarantine`)
+    of an already type-checked file — macros, active content, archive bombs, unreadable files."""
     if media_type in (DOCX, XLSX):
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                infos = archive.infolist()
-        except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError, zlib.error):
-            return ContentFindings(archive_too_expanded=True)
-        expanded = sum(i.file_size for i in infos)
-        return ContentFindings(
-            macros=any(i.filename.lower().endswith("vbaproject.bin") for i in infos),
-            archive_too_expanded=expanded > MIN_BOMB_BYTES
-            and expanded > MAX_EXPANSION_RATIO * max(len(content), 1),
-        )
+        return quarantine.inspect_ooxml(content)
     if media_type in (DOC, XLS):
-        names = ole_stream_names(content) or set()
-        return ContentFindings(macros=bool(names & {"macros", "_vba_project_cur", "vba"}))
+        return quarantine.inspect_ole(ole_stream_names(content))
     if media_type == PDF:
-        return ContentFindings(
-            active_content=any(marker in content for marker in (b"/JavaScript", b"/JS", b"/Launch"))
-        )
+        return quarantine.inspect_pdf(content)
     return ContentFindings()

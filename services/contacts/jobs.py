@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -56,7 +57,9 @@ class QuarantineChecker:
         content = await self.store.files.get(attachment.storage_ref)
         if content is None or sha256_hex(content) != attachment.sha256:
             return Outcome.IGNORED
-        verdict = quarantine_verdict(filetypes.inspect(content, attachment.media_type))
+        # A hostile file may take seconds to walk: off the event loop, so consuming goes on.
+        findings = await asyncio.to_thread(filetypes.inspect, content, attachment.media_type)
+        verdict = quarantine_verdict(findings)
         check = QuarantineCheck(
             attachment_id=attachment.attachment_id,
             refusal=verdict[0] if verdict else None,

@@ -7,9 +7,10 @@ attachment file store (GridFS; checked to work on FerretDB 1.24 and MongoDB).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from bson import ObjectId
@@ -32,6 +33,17 @@ from services.contacts.domain import (
 from services.contacts.spec import ATTACHMENTS, COMMUNICATIONS, INCIDENTS, MEETINGS, NOTES, SPEC
 
 Document = dict[str, Any]
+T = TypeVar("T")
+_COMPLETING: set[asyncio.Future[Any]] = set()
+
+
+async def completing(work: Coroutine[Any, Any, T]) -> T:
+    """Runs ``work`` to its end even when the caller is cancelled meanwhile (the caller still is):
+    what cleans up after a failed upload must not be cut short by the same cancellation."""
+    task = asyncio.ensure_future(work)
+    _COMPLETING.add(task)
+    task.add_done_callback(_COMPLETING.discard)
+    return await asyncio.shield(task)
 
 
 class FileStore(Protocol):
@@ -53,7 +65,13 @@ class GridFsFileStore:
         self.bucket = AsyncGridFSBucket(db, bucket_name=bucket)
 
     async def put(self, content: bytes, filename: str, metadata: Document) -> str:
-        file_id = await self.bucket.upload_from_stream(filename, content, metadata=metadata)
+        file_id = ObjectId()
+        try:
+            await self.bucket.upload_from_stream_with_id(file_id, filename, content, metadata=metadata)
+        except BaseException:
+            # Chunks written before a failure or a cancellation go with it.
+            await completing(self._delete(file_id))
+            raise
         return f"{self.PREFIX}{file_id}"
 
     def _id(self, ref: str) -> ObjectId | None:
@@ -77,8 +95,11 @@ class GridFsFileStore:
 
     async def delete(self, ref: str) -> None:
         file_id = self._id(ref)
-        if file_id is None:
-            return
+        if file_id is not None:
+            await self._delete(file_id)
+
+    async def _delete(self, file_id: ObjectId) -> None:
+        # The bucket deletes the chunks even when the file document was never written.
         try:
             await self.bucket.delete(file_id)
         except NoFile:
@@ -86,23 +107,27 @@ class GridFsFileStore:
 
 
 class MemoryFileStore:
-    """The in-memory twin of the file store, for a database that is the in-memory twin (kit/memory.py)."""
+    """The in-memory twin of the file store, for a database that is the in-memory twin (kit/memory.py):
+    one document per file in the bucket's ``.files`` collection, bytes included."""
 
     PREFIX = "memory:"
 
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
+    def __init__(self, db: Any, bucket: str = "attachment_files") -> None:
+        self.collection = db[f"{bucket}.files"]
 
     async def put(self, content: bytes, filename: str, metadata: Document) -> str:
         ref = f"{self.PREFIX}{ObjectId()}"
-        self.files[ref] = content
+        await self.collection.insert_one(
+            {"_id": ref, "filename": filename, "metadata": metadata, "content": content}
+        )
         return ref
 
     async def get(self, ref: str) -> bytes | None:
-        return self.files.get(ref)
+        found = await self.collection.find_one({"_id": ref})
+        return None if found is None else bytes(found["content"])
 
     async def delete(self, ref: str) -> None:
-        self.files.pop(ref, None)
+        await self.collection.delete_one({"_id": ref})
 
 
 @dataclass
@@ -130,7 +155,7 @@ class ContactsStore:
         self.incidents = cast(AggregateStore[IncidentState], self.aggregates[INCIDENTS.collection])
         self.attachments = cast(AggregateStore[AttachmentState], self.aggregates[ATTACHMENTS.collection])
         self.files: FileStore = files or (
-            GridFsFileStore(db) if isinstance(db, AsyncDatabase) else MemoryFileStore()
+            GridFsFileStore(db) if isinstance(db, AsyncDatabase) else MemoryFileStore(db)
         )
 
     async def ensure_read_indexes(self) -> None:

@@ -3,30 +3,28 @@
 ``GET /customers/{csid}/history`` lists every event the referrals service recorded for the
 customer, refusals included, oldest first, with the acting officer's id; plus where the customer
 stands in PS and their open contacts, open intray items and outstanding issues (CMA intake).
-Served on the service's HTTP port, bound to 127.0.0.1 unless configured otherwise.
+Served on the service's API port (``api_port``) to any officer with a verified token (kit/api.py);
+``400 INVALID_CSID`` unless the CSID is 6-12 digits, ``404 UNKNOWN_CUSTOMER``.
 """
 
 from __future__ import annotations
-
-import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from kit.api import ApiError, csid_of, endpoint
+from kit.identity import Identity
 from services.referrals.store import ReferralsStore
-
-CSID_PATTERN = re.compile(r"^[0-9]{6,12}$")
 
 
 def history_routes(store: ReferralsStore) -> list[BaseRoute]:
-    async def history(request: Request) -> Response:
-        csid = request.path_params["csid"]
-        if not CSID_PATTERN.match(csid):
-            return JSONResponse({"error": "not a CSID"}, status_code=400)
+    async def history(request: Request, identity: Identity) -> Response:
+        # Issue 16: any verified officer may read a customer's history.
+        csid = csid_of(request)
         file = await store.customer(csid)
         if file is None:
-            return JSONResponse({"error": "unknown customer"}, status_code=404)
+            raise ApiError("UNKNOWN_CUSTOMER", "No such customer.", 404)
         referral = file.referral
         return JSONResponse(
             {
@@ -43,4 +41,4 @@ def history_routes(store: ReferralsStore) -> list[BaseRoute]:
             }
         )
 
-    return [Route("/customers/{csid}/history", history, methods=["GET"])]
+    return [Route("/customers/{csid}/history", endpoint(history), methods=["GET"])]

@@ -302,11 +302,10 @@ async def run_row(
     database = f"chaos_{uuid.uuid4().hex[:10]}"
     group = f"casemesh-{SERVICE}{suffix}"
     cfg = infra.cfg
-    replicas = ReplicaSet(
-        cfg.bootstrap_servers, cfg.mongodb_url, database, group, suffix, source, logs / fault.key
-    )
-    driver = Driver(cfg.bootstrap_servers, suffix)
-    topics = Topics(cfg.bootstrap_servers, suffix, group)
+    kafka = infra.cluster()
+    replicas = ReplicaSet(kafka, cfg.mongodb_url, database, group, suffix, source, logs / fault.key)
+    driver = Driver(kafka, suffix)
+    topics = Topics(kafka, suffix, group)
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(
         cfg.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
     )

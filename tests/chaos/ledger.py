@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from deploy.kafka.acls import OPERATOR
+from kit.transport import KafkaCluster
 from tests.chaos.workload import (
     DEADLETTER,
     EVENTS,
@@ -163,8 +165,8 @@ def dead_letter_id(value: bytes | None) -> str | None:
 class Topics:
     """Reads the row's events and dead-letter topics from the beginning, and the group's lag."""
 
-    def __init__(self, bootstrap_servers: str, suffix: str, group: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaCluster, suffix: str, group: str) -> None:
+        self.kafka = kafka
         self.suffix = suffix
         self.group = group
         self.events: list[Event] = []
@@ -177,14 +179,15 @@ class Topics:
         self._consumer = AIOKafkaConsumer(
             EVENTS + self.suffix,
             DEADLETTER + self.suffix,
-            bootstrap_servers=self.bootstrap_servers,
+            # As an operator reads them: the only principal a dead-letter topic lets in.
+            **self.kafka.options(OPERATOR),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             request_timeout_ms=10_000,
         )
         await self._consumer.start()
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=10_000)
+        self._admin = AIOKafkaAdminClient(**self.kafka.options(OPERATOR), request_timeout_ms=10_000)
         await self._admin.start()
 
     async def close(self) -> None:

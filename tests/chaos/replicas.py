@@ -22,6 +22,7 @@ from typing import IO
 import httpx
 
 from deploy.local.localinfra import free_port
+from kit.transport import KafkaCluster
 from tests.chaos.workload import PS_TEAMS_JSON, SERVICE
 from tests.support import group_state
 
@@ -77,7 +78,7 @@ class Exit:
 
 @dataclass
 class ReplicaSet:
-    bootstrap_servers: str
+    kafka: KafkaCluster
     mongodb_url: str
     database: str
     group: str
@@ -93,8 +94,9 @@ class ReplicaSet:
 
     def environment(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+        # Each replica acts as the service's own principal on the secured broker.
+        env.update(self.kafka.environment(PREFIX, SERVICE))
         settings = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "MONGODB_URL": self.mongodb_url,
             "MONGODB_DATABASE": self.database,
             "CONSUMER_GROUP": self.group,
@@ -162,7 +164,7 @@ class ReplicaSet:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
-                state, assigned = await group_state(self.bootstrap_servers, self.group)
+                state, assigned = await group_state(self.kafka, self.group)
                 if state == "Stable" and len(assigned) == members and all(assigned):
                     return True
             await asyncio.sleep(0.5)

@@ -34,7 +34,16 @@ from contracts.catalogue.referrals import (
     StackingDocumentOrigin,
 )
 from contracts.envelope import Envelope
-from contracts.topics import CUSTOMERS_TOPIC, READS, commands_topic, deadletter_topic, events_topic
+from contracts.topics import (
+    CUSTOMERS_TOPIC,
+    READS,
+    UPSTREAM,
+    commands_topic,
+    deadletter_topic,
+    events_topic,
+)
+from kit.identity import development_headers_for
+from kit.transport import KafkaCluster
 
 SERVICE = "referrals"
 COMMANDS = commands_topic(SERVICE)
@@ -192,13 +201,19 @@ def workload(people: Sequence[Customer], per_customer: int, suffix: str, *, two_
     return out
 
 
-class Driver:
-    """An idempotent producer (acks=all), as an upstream system publishes."""
+def signed(value: bytes) -> list[tuple[str, bytes]]:
+    """The identity header of an officer's command (issue 16), signed with the development key."""
+    return list(development_headers_for(value).items())
 
-    def __init__(self, bootstrap_servers: str, suffix: str) -> None:
+
+class Driver:
+    """An idempotent producer (acks=all), as an upstream system publishes: on a secured broker it
+    acts as the ``upstream`` principal (it may write the commands and customers topics only)."""
+
+    def __init__(self, kafka: KafkaCluster, suffix: str) -> None:
         self.suffix = suffix
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+            **kafka.options(UPSTREAM),
             enable_idempotence=True,
             acks="all",
             request_timeout_ms=30_000,
@@ -219,7 +234,10 @@ class Driver:
     async def send(self, topic: str, env: Envelope, timeout_s: float = 60.0) -> None:
         """Publishes one setup message and waits for its acknowledgement."""
         await asyncio.wait_for(
-            self.producer.send_and_wait(topic + self.suffix, env.to_bytes(), key=env.key()), timeout_s
+            self.producer.send_and_wait(
+                topic + self.suffix, env.to_bytes(), key=env.key(), headers=signed(env.to_bytes())
+            ),
+            timeout_s,
         )
 
     async def send_paced(
@@ -244,7 +262,13 @@ class Driver:
             message.sent_at = time.monotonic()
             try:
                 future = await asyncio.wait_for(
-                    self.producer.send(message.topic, message.value, key=message.csid.encode()), timeout=45
+                    self.producer.send(
+                        message.topic,
+                        message.value,
+                        key=message.csid.encode(),
+                        headers=signed(message.value),
+                    ),
+                    timeout=45,
                 )
             except Exception as exc:
                 message.error = f"send: {type(exc).__name__}"

@@ -76,7 +76,7 @@ async def test_the_demo_tells_the_working_day_on_the_embedded_default() -> None:
 
 async def test_the_demo_tells_the_same_day_on_real_kafka_and_a_real_store(infra: Infra) -> None:
     started = time.monotonic()
-    config = mesh_config(infra.bootstrap_servers, infra.mongodb_url)
+    config = mesh_config(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     report = (await run_demo(config, mode="env")).to_json()
     print(
         f"demo on {infra.bootstrap_servers}: {time.monotonic() - started:.2f}s, timings {report['timings_s']}"
@@ -98,7 +98,7 @@ def run_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 def clean_environment() -> dict[str, str]:
     """No Kafka or MongoDB named: what a newcomer's shell looks like."""
-    named = ("CASEMESH_KAFKA_BOOTSTRAP_SERVERS", "CASEMESH_MONGODB_URL")
+    named = ("CASEMESH_KAFKA_BOOTSTRAP_SERVERS", "CASEMESH_MONGODB_URL", "CASEMESH_KAFKA_SECURITY_FILE")
     return {k: v for k, v in os.environ.items() if k not in named}
 
 

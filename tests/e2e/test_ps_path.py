@@ -39,7 +39,7 @@ from services.approvals.settings import ApprovalsSettings
 from services.referrals.app import create_runtime as create_referrals
 from services.referrals.settings import ReferralsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, envelope, wait_for
+from tests.support import Mesh, bearer, envelope, wait_for
 
 TEAM = "PS Team 1"
 REFERRALS_EVENTS = events_topic("referrals")
@@ -88,7 +88,7 @@ class Watcher:
         self.consumer = AIOKafkaConsumer(
             mesh.topic(REFERRALS_EVENTS),
             mesh.topic(APPROVALS_EVENTS),
-            bootstrap_servers=mesh.bootstrap_servers,
+            **mesh.options(),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=None,
@@ -136,8 +136,13 @@ class PS:
     def __init__(self, mesh: Mesh, watcher: Watcher, referrals_port: int, approvals_port: int) -> None:
         self.mesh = mesh
         self.watch = watcher
-        self.referrals = httpx.AsyncClient(base_url=f"http://127.0.0.1:{referrals_port}")
-        self.approvals = httpx.AsyncClient(base_url=f"http://127.0.0.1:{approvals_port}")
+        # Staff screens call the services' API ports with the officer's token (issue 16).
+        self.referrals = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{referrals_port}", headers=bearer("OFF-9", Role.CSO)
+        )
+        self.approvals = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{approvals_port}", headers=bearer("SM-1", Role.SERVICE_MANAGER)
+        )
 
     async def register(self, csid: str, international: bool = False) -> None:
         registered = CustomerRegistered(
@@ -243,12 +248,12 @@ class PS:
 
 @pytest.fixture
 async def ps(infra: Infra) -> AsyncIterator[tuple[PS, Clock]]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     clock = Clock()
     referrals_port, approvals_port = free_port(), free_port()
-    approvals = mesh.settings(ApprovalsSettings, http_port=approvals_port)
+    approvals = mesh.settings(ApprovalsSettings, api_port=approvals_port)
     referrals = mesh.settings(
-        ReferralsSettings, http_port=referrals_port, timer_interval_s=0.2, ps_teams={TEAM: ["EMP1", "EMP2"]}
+        ReferralsSettings, api_port=referrals_port, timer_interval_s=0.2, ps_teams={TEAM: ["EMP1", "EMP2"]}
     )
     # Two services, started separately, sharing nothing but the broker (each its own database).
     await mesh.start(create_approvals(approvals))

@@ -17,9 +17,7 @@ async def test_an_idempotent_producer_and_a_manually_committing_consumer_pass_me
 ) -> None:
     topic = topics.name("casemesh.chain")
     await topics.create(topic, partitions=3)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=infra.bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**infra.kafka.options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for n in range(5):
@@ -29,7 +27,7 @@ async def test_an_idempotent_producer_and_a_manually_committing_consumer_pass_me
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=infra.bootstrap_servers,
+        **infra.kafka.options(),
         group_id=f"{topic}.group",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

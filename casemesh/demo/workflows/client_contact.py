@@ -42,6 +42,7 @@ from contracts.catalogue.contacts import (
 )
 from contracts.catalogue.customers import CustomerContactDetailsChanged, CustomerRegistered
 from contracts.topics import events_topic
+from kit.identity import development_token
 
 MEETING_CSID = "300000021"
 NOTE_CSID = "300000022"
@@ -311,13 +312,16 @@ async def _upload(
     path = f"/customers/{story.csid}/attachments"
     refusals = len(story.events("AttachmentRefused", topic=CONTACTS_EVENTS))
     uploads = len(story.events("AttachmentUploaded", topic=CONTACTS_EVENTS))
-    async with httpx.AsyncClient(base_url=story.mesh.host.http_url("contacts"), timeout=10.0) as client:
+    # The officer's screen sends their token (here signed with the development key) and their
+    # staff details, which must agree with it.
+    token = development_token(CASE_WORKER.officer_id, [CASE_WORKER.role])
+    headers = {"Authorization": f"Bearer {token}", "X-Casemesh-Actor": CASE_WORKER.model_dump_json()}
+    async with httpx.AsyncClient(base_url=story.mesh.host.api_url("contacts"), timeout=10.0) as client:
         answer = await client.post(
             path,
             params={"case_id": case_id},
             files={"file": (filename, content, declared_media_type)},
-            # The gateway in front of contacts names the uploader (an Actor as JSON).
-            headers={"X-Casemesh-Actor": CASE_WORKER.model_dump_json()},
+            headers=headers,
         )
     # The API answers at once; the verdict also goes out through the outbox as an event.
     verdict = "AttachmentUploaded" if answer.is_success else "AttachmentRefused"

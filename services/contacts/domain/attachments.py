@@ -20,7 +20,7 @@ from contracts.catalogue.contacts import (
     AttachmentUploaded,
     ContactsReasonCode,
 )
-from services.contacts import filetypes
+from services.contacts import filetypes, quarantine
 from services.contacts.domain.state import AttachmentSummary, Events, Facts, State, short
 
 
@@ -237,17 +237,30 @@ def check_quarantined(
     return new, [AttachmentReleased(attachment_id=state.attachment_id)]
 
 
-def quarantine_verdict(findings: filetypes.ContentFindings) -> tuple[ContactsReasonCode, str] | None:
-    """Issue 7: the checks an attachment passes before it leaves quarantine."""
+def quarantine_verdict(findings: quarantine.ContentFindings) -> tuple[ContactsReasonCode, str] | None:
+    """Issue 7: the checks an attachment passes before it leaves quarantine. Issue 16: a file
+    that could not be read in full is refused, never released unchecked."""
+    found = f" (found: {', '.join(findings.found)})" if findings.found else ""
     if findings.macros:
-        return ContactsReasonCode.ATTACHMENT_TYPE_NOT_ALLOWED, "Documents with macros are not allowed."
+        return (
+            ContactsReasonCode.ATTACHMENT_TYPE_NOT_ALLOWED,
+            f"Documents with macros or ActiveX controls are not allowed{found}.",
+        )
     if findings.active_content:
         return (
             ContactsReasonCode.ATTACHMENT_TYPE_NOT_ALLOWED,
-            "PDFs with scripts or launch actions are not allowed.",
+            f"PDFs with scripts, actions that run or fetch files, or embedded files are not allowed{found}.",
         )
     if findings.archive_too_expanded:
         return ContactsReasonCode.ATTACHMENT_TOO_LARGE, "The document expands far beyond its size."
+    if findings.archive_too_many_entries:
+        return ContactsReasonCode.ATTACHMENT_TOO_LARGE, "The document holds too many files."
+    if findings.unreadable:
+        # Issue 16: what cannot be read in full cannot be shown to be safe.
+        return (
+            ContactsReasonCode.ATTACHMENT_UNREADABLE,
+            "The file could not be read in full to be checked (damaged, encrypted or falsified).",
+        )
     return None
 
 

@@ -19,7 +19,7 @@ from contracts.topics import commands_topic, events_topic
 from services.approvals.app import create_runtime
 from services.approvals.settings import ApprovalsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, envelope, payloads, types, wait_for
+from tests.support import Mesh, bearer, envelope, payloads, types, wait_for
 
 CSID = "400100200"
 REFERRAL = "c1a7d3f0-5b8e-4c62-9f0e-7d2b6a9e1c44"
@@ -54,7 +54,7 @@ def free_port() -> int:
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 
@@ -85,7 +85,9 @@ async def send(mesh: Mesh, message: Message) -> Envelope:
 
 
 async def get(client: httpx.AsyncClient, path: str) -> Any:
-    response = await client.get(path)
+    """A work list, asked for with the token of the officer whose list it is (or of a holder of its role)."""
+    _, _, role, *officer = path.split("/")
+    response = await client.get(path, headers=bearer(officer[0] if officer else "READER-1", Role(role)))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -94,7 +96,7 @@ async def test_a_request_is_listed_for_the_manager_a_self_approval_is_refused_an
     mesh: Mesh,
 ) -> None:
     port = free_port()
-    settings = mesh.settings(ApprovalsSettings, http_port=port)
+    settings = mesh.settings(ApprovalsSettings, api_port=port)
     await mesh.start(create_runtime(settings))
     cmd = request(datetime.now(UTC) + timedelta(days=5))
     rid = str(cmd.request_id)
@@ -117,7 +119,12 @@ async def test_a_request_is_listed_for_the_manager_a_self_approval_is_refused_an
             a["request_id"] for a in (await get(client, "/work-lists/SERVICE_MANAGER/SM-1"))["actions"]
         ] == [rid]
         assert (await get(client, "/work-lists/TEAM_LEADER"))["actions"] == []
-        assert (await client.get("/work-lists/NOBODY")).status_code == 404
+        manager = bearer("SM-1", Role.SERVICE_MANAGER)
+        assert (await client.get("/work-lists/NOBODY", headers=manager)).status_code == 404
+        # Issue 16: no token, another officer's list, a role not held.
+        assert (await client.get("/work-lists/SERVICE_MANAGER")).status_code == 401
+        assert (await client.get("/work-lists/SERVICE_MANAGER/CSO-1", headers=manager)).status_code == 403
+        assert (await client.get("/work-lists/TEAM_LEADER", headers=manager)).status_code == 403
 
         # Segregation of duties through the broker: the requester, acting as Service Manager.
         self_approval = await send(mesh, decision(cmd.request_id, actor("CSO-1", Role.SERVICE_MANAGER)))
@@ -143,7 +150,7 @@ async def test_a_request_is_listed_for_the_manager_a_self_approval_is_refused_an
 async def test_an_overdue_request_is_escalated_once_by_its_durable_timer_across_a_restart(mesh: Mesh) -> None:
     clock = Clock()
     port = free_port()
-    settings = mesh.settings(ApprovalsSettings, http_port=port, timer_interval_s=0.2)
+    settings = mesh.settings(ApprovalsSettings, api_port=port, timer_interval_s=0.2)
     first = await mesh.start(create_runtime(settings, clock))
     cmd = request(clock.now + timedelta(days=2))
     await send(mesh, cmd)

@@ -32,8 +32,9 @@ from contracts.catalogue.referrals import AssignCustomerToPS, PSReferralType
 from contracts.topics import CUSTOMERS_TOPIC, READS, commands_topic, events_topic
 from deploy.local.localinfra import free_port
 from kit.settings import DEFAULT_TOPIC_PARTITIONS
+from kit.transport import KafkaCluster
 from tests.conftest import Infra
-from tests.support import Mesh, Record, envelope, group_state, payloads, types, wait_for
+from tests.support import Mesh, Record, bearer, envelope, group_state, payloads, types, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "referrals"
@@ -62,10 +63,16 @@ class Replica:
     port: int
     log_path: Path
     log_file: IO[bytes]
+    api_port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The endpoints (a customer's history), behind a verified token."""
+        return f"http://127.0.0.1:{self.api_port}"
 
     def log(self) -> str:
         self.log_file.flush()
@@ -85,9 +92,11 @@ class Replicas:
         self.logs = logs
         self.started: list[Replica] = []
 
-    def environment(self, port: int) -> dict[str, str]:
+    def environment(self, port: int, api_port: int) -> dict[str, str]:
         prefix = f"CASEMESH_{SERVICE.upper()}_"
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
+        # Each process acts as the service's own principal (its credentials in its environment).
+        env.update(self.mesh.kafka.environment(prefix, self.mesh.principal_of(SERVICE)))
         settings = {
             "KAFKA_BOOTSTRAP_SERVERS": self.mesh.bootstrap_servers,
             "MONGODB_URL": self.mesh.mongodb_url,
@@ -95,6 +104,7 @@ class Replicas:
             "CONSUMER_GROUP": self.group,
             "TOPIC_SUFFIX": self.mesh.suffix,
             "HTTP_PORT": str(port),
+            "API_PORT": str(api_port),
             "GRACEFUL_TIMEOUT_S": str(GRACEFUL_TIMEOUT_S),
             "OUTBOX_INTERVAL_S": "0.2",
             "PS_TEAMS": '{"PS Team 1": ["EMP1", "EMP2"]}',
@@ -103,10 +113,13 @@ class Replicas:
         return env
 
     async def start(self) -> Replica:
-        taken = {r.port for r in self.started}
+        taken = {p for r in self.started for p in (r.port, r.api_port)}
         port = free_port()
         while port in taken:
             port = free_port()
+        api_port = free_port()
+        while api_port in taken or api_port == port:
+            api_port = free_port()
         name = f"replica-{len(self.started) + 1}"
         log_path = self.logs / f"{name}.log"
         log_file = log_path.open("wb")
@@ -117,11 +130,11 @@ class Replicas:
             "run",
             SERVICE,
             cwd=ROOT,
-            env=self.environment(port),
+            env=self.environment(port, api_port),
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
         )
-        replica = Replica(name, process, port, log_path, log_file)
+        replica = Replica(name, process, port, log_path, log_file, api_port)
         self.started.append(replica)
         return replica
 
@@ -145,10 +158,10 @@ class Replicas:
 
 
 async def offsets(
-    bootstrap_servers: str, group: str, partitions: list[Partition]
+    kafka: KafkaCluster, group: str, partitions: list[Partition]
 ) -> dict[Partition, tuple[int, int]]:
     """(committed offset of the group, end offset) of each partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for topic, p in partitions]
@@ -200,7 +213,7 @@ async def start_two(mesh: Mesh, replicas: Replicas) -> tuple[Replica, Replica, l
 
     async def split_between_both() -> bool:
         nonlocal split
-        state, split = await group_state(mesh.bootstrap_servers, replicas.group)
+        state, split = await group_state(mesh.kafka, replicas.group)
         return state == "Stable" and len(split) == 2 and all(split)
 
     await wait_for(split_between_both, timeout_s=60)
@@ -212,7 +225,7 @@ async def register(mesh: Mesh, replica: Replica, csids: list[str]) -> None:
     """Makes the customers known to the service (their registration comes from the customer system)."""
     for csid in csids:
         await mesh.send(CUSTOMERS_TOPIC, envelope(registered(), csid))
-    async with httpx.AsyncClient(base_url=replica.url) as client:
+    async with httpx.AsyncClient(base_url=replica.api_url, headers=bearer("READER-1", Role.CSO)) as client:
 
         async def all_known() -> bool:
             codes = [(await client.get(f"/customers/{csid}/history")).status_code for csid in csids]
@@ -258,7 +271,7 @@ async def terminate(*stopping: Replica) -> None:
 
 async def assert_all_committed(mesh: Mesh, group: str, partitions: list[Partition], records: int) -> None:
     """Nothing left uncommitted: the group's offsets reach the end of every partition it reads."""
-    after = await offsets(mesh.bootstrap_servers, group, partitions)
+    after = await offsets(mesh.kafka, group, partitions)
     assert {p: committed for p, (committed, _end) in after.items()} == {
         p: end for p, (_c, end) in after.items()
     }
@@ -271,7 +284,7 @@ def read_partitions(mesh: Mesh) -> list[Partition]:
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 
@@ -297,7 +310,7 @@ async def test_two_replicas_share_the_group_split_the_partitions_and_each_proces
     assert_one_assignment_each(await read_events(mesh, 2 * len(CSIDS)), CSIDS)
 
     # Each replica consumed exactly the records of its own partitions: the work was split.
-    ends = await offsets(mesh.bootstrap_servers, replicas.group, partitions)
+    ends = await offsets(mesh.kafka, replicas.group, partitions)
     sent_to = [sum(ends[p][1] for p in owned) for owned in split]
     assert sum(sent_to) == 2 * len(CSIDS)
     assert all(sent_to), "the CSIDs' records fell on partitions of both replicas"
@@ -327,7 +340,7 @@ async def test_a_replica_stopped_mid_stream_exits_0_and_the_other_finishes_every
     )
 
     async def second_owns_everything() -> bool:
-        state, members = await group_state(mesh.bootstrap_servers, replicas.group)
+        state, members = await group_state(mesh.kafka, replicas.group)
         return state == "Stable" and members == [set(read_partitions(mesh))]
 
     await wait_for(second_owns_everything, timeout_s=60)

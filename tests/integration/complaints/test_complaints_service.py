@@ -90,7 +90,7 @@ class Complaints:
 
 @pytest.fixture
 async def complaints(infra: Infra, mongo: AsyncMongoClient[dict[str, Any]]) -> AsyncIterator[Complaints]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     try:
         yield Complaints(mesh, mongo)
     finally:

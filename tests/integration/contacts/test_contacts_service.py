@@ -58,7 +58,7 @@ from kit.runtime import ServiceRuntime
 from services.contacts.app import create_runtime
 from services.contacts.settings import ContactsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, Record, envelope, payloads, types
+from tests.support import Mesh, Record, bearer, envelope, payloads, types
 from tests.unit.contacts import contacts_samples as samples
 
 CASE_WORKER = Actor(
@@ -108,17 +108,20 @@ class Contacts:
 
 @pytest.fixture(scope="module")
 async def contacts(infra: Infra) -> AsyncIterator[Contacts]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
-    port = free_port()
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
+    port, health_port = free_port(), free_port()
     settings = mesh.settings(
         ContactsSettings,
-        http_port=port,
+        api_port=port,
+        http_port=health_port,
         attachment_max_bytes=MAX_BYTES,
         quarantine_interval_s=0.2,
         meeting_required_case_types=["PROGRAMME_A"],
     )
     runtime = await mesh.start(create_runtime(settings))
-    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+    # The endpoints answer officers with a verified token: by default the case worker EMP1 (privilege 3).
+    officer = bearer(CASE_WORKER.officer_id, CASE_WORKER.role)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10.0, headers=officer)
     try:
         yield Contacts(mesh, runtime, client)
     finally:
@@ -128,6 +131,14 @@ async def contacts(infra: Infra) -> AsyncIterator[Contacts]:
         with contextlib.suppress(Exception):
             await mongo.drop_database(settings.mongodb_database)
         await mongo.close()
+
+
+def reader(privilege: int) -> dict[str, str]:
+    """An officer whose token claims ``privilege`` (casemesh_privilege)."""
+    return bearer("READER-1", Role.CSO, privilege=privilege)
+
+
+ANONYMOUS = {"Authorization": ""}
 
 
 # ------------------------------------------------------------------ the communications log
@@ -283,7 +294,7 @@ async def test_a_note_edited_three_times_keeps_its_full_history_readable_only_wi
     assert b"Version" not in b"".join(r.value for r in records), "note text never travels on Kafka"
 
     url = f"/customers/{csid}/notes/{note_id}"
-    history = await contacts.http.get(url, headers={"X-Casemesh-Privilege": "3"})
+    history = await contacts.http.get(url, headers=reader(3))
     assert history.status_code == 200
     note = history.json()
     assert (note["version"], note["text"]) == (4, "Version 4")
@@ -296,18 +307,14 @@ async def test_a_note_edited_three_times_keeps_its_full_history_readable_only_wi
     written = [datetime.fromisoformat(h["written_at"]) for h in note["history"]]
     assert written == sorted(written)
 
-    low = await contacts.http.get(url, headers={"X-Casemesh-Privilege": "2"})
+    low = await contacts.http.get(url, headers=reader(2))
     assert (low.status_code, low.json()["reason_code"]) == (403, "INSUFFICIENT_PRIVILEGE")
-    assert (await contacts.http.get(url)).status_code == 401
-    listing = await contacts.http.get(f"/customers/{csid}/notes", headers={"X-Casemesh-Privilege": "2"})
+    assert (await contacts.http.get(url, headers=ANONYMOUS)).status_code == 401
+    listing = await contacts.http.get(f"/customers/{csid}/notes", headers=reader(2))
     assert (listing.json()["notes"], listing.json()["withheld"]) == ([], 1)
-    listing = await contacts.http.get(
-        f"/customers/{csid}/notes", params={"case_id": CASE}, headers={"X-Casemesh-Privilege": "5"}
-    )
+    listing = await contacts.http.get(f"/customers/{csid}/notes", params={"case_id": CASE}, headers=reader(5))
     assert [n["text"] for n in listing.json()["notes"]] == ["Version 4"]
-    other = await contacts.http.get(
-        f"/customers/100000999/notes/{note_id}", headers={"X-Casemesh-Privilege": "5"}
-    )
+    other = await contacts.http.get(f"/customers/100000999/notes/{note_id}", headers=reader(5))
     assert other.status_code == 404
 
 
@@ -498,19 +505,19 @@ async def test_attachments_are_type_checked_from_content_size_limited_quarantine
     no_actor = await contacts.http.post(
         f"/customers/{csid}/attachments", files={"file": ("payslip.pdf", pdf, "application/pdf")}
     )
-    assert no_actor.status_code == 401
+    assert (no_actor.status_code, no_actor.json()["reason_code"]) == (400, "ACTOR_REQUIRED")
 
     await wait_for_status(contacts, csid, attachment["attachment_id"], "AVAILABLE")
     await wait_for_status(contacts, csid, macro.json()["attachment_id"], "REFUSED")
     content_url = f"/customers/{csid}/attachments/{attachment['attachment_id']}/content"
-    low = await contacts.http.get(content_url, headers={"X-Casemesh-Privilege": "2"})
+    low = await contacts.http.get(content_url, headers=reader(2))
     assert (low.status_code, low.json()["reason_code"]) == (403, "INSUFFICIENT_PRIVILEGE")
-    download = await contacts.http.get(content_url, headers={"X-Casemesh-Privilege": "3"})
+    download = await contacts.http.get(content_url, headers=reader(3))
     assert download.status_code == 200
     assert download.content == pdf
     assert download.headers["content-type"] == "application/pdf"
     macro_url = f"/customers/{csid}/attachments/{macro.json()['attachment_id']}/content"
-    gone = await contacts.http.get(macro_url, headers={"X-Casemesh-Privilege": "5"})
+    gone = await contacts.http.get(macro_url, headers=reader(5))
     assert (gone.status_code, gone.json()["reason_code"]) == (404, "UNKNOWN_ATTACHMENT")
 
     records = await contacts.records(CONTACTS_EVENTS, csid, 9)
@@ -531,10 +538,54 @@ async def test_attachments_are_type_checked_from_content_size_limited_quarantine
             "ATTACHMENT_TYPE_NOT_ALLOWED",  # the macro document, refused by the quarantine checks
         ]
     )
-    listing = await contacts.http.get(f"/customers/{csid}/attachments", headers={"X-Casemesh-Privilege": "2"})
+    listing = await contacts.http.get(f"/customers/{csid}/attachments", headers=reader(2))
     assert [(a["filename"], a["downloadable"]) for a in listing.json()["attachments"]] == [
         ("payslip.pdf", False)
     ]
     listing = await contacts.http.get(f"/customers/{csid}/attachments", params={"case_id": CASE})
-    assert [(a["status"], a["downloadable"]) for a in listing.json()["attachments"]] == [("AVAILABLE", None)]
+    assert [(a["status"], a["downloadable"]) for a in listing.json()["attachments"]] == [("AVAILABLE", True)]
     assert json.loads(refused["renamed extension"].text)["detected_media_type"] == "image/png"
+
+
+async def test_an_upload_refused_for_its_token_actor_csid_or_level_leaves_no_file_in_gridfs(
+    contacts: Contacts,
+) -> None:
+    csid = "100000005"
+    assert contacts.runtime.mongo is not None
+    database = contacts.runtime.mongo[contacts.runtime.settings.mongodb_database]
+    probe = {"filename": "refused-probe.pdf"}
+
+    async def post(path_csid: str, headers: dict[str, str], **params: str) -> tuple[int, str]:
+        answer = await contacts.http.post(
+            f"/customers/{path_csid}/attachments",
+            params=params,
+            files={"file": ("refused-probe.pdf", samples.pdf(), "application/pdf")},
+            headers=headers,
+        )
+        return answer.status_code, answer.json()["reason_code"]
+
+    another_officer = CASE_WORKER.model_copy(update={"officer_id": "EMP9"})
+    answers = {
+        "no token": await post(csid, {**ANONYMOUS, **actor_header()}),
+        "actor of another officer": await post(csid, actor_header(another_officer)),
+        "CSID with a trailing newline": await post(f"{csid}%0A", actor_header()),
+        "superscript privilege level": await post(csid, actor_header(), required_privilege_level="²"),
+    }
+    assert answers == {
+        "no token": (401, "UNAUTHENTICATED"),
+        "actor of another officer": (403, "ACTOR_MISMATCH"),
+        "CSID with a trailing newline": (400, "INVALID_CSID"),
+        "superscript privilege level": (400, "INVALID_PARAMETER"),
+    }
+    assert await database["attachment_files.files"].count_documents(probe) == 0
+
+
+async def test_the_endpoints_are_served_only_on_the_api_port_and_health_only_on_the_open_port(
+    contacts: Contacts,
+) -> None:
+    health = f"http://127.0.0.1:{contacts.runtime.settings.http_port}"
+    async with httpx.AsyncClient(base_url=health, timeout=5.0) as open_port:
+        assert (await open_port.get("/health/ready")).status_code == 200
+        assert (await open_port.get("/customers/100000006/communications")).status_code == 404
+    assert (await contacts.http.get("/customers/100000006/communications")).status_code == 200
+    assert (await contacts.http.get("/health/ready", headers=ANONYMOUS)).status_code == 401

@@ -22,13 +22,13 @@ CSIDS = [f"{300000000 + n}" for n in range(6)]
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 
 
 async def committed_offsets(mesh: Mesh, group: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=mesh.bootstrap_servers, group_id=group)
+    consumer = AIOKafkaConsumer(**mesh.options(), group_id=group)
     await consumer.start()
     try:
         return {

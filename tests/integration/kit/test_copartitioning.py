@@ -20,6 +20,7 @@ from kit.processing import one_by_one
 from kit.runtime import Database, ServiceRuntime, Wiring
 from kit.settings import DEFAULT_TOPIC_PARTITIONS, ServiceSettings
 from kit.store import AggregateStore
+from kit.transport import KafkaCluster
 from tests.conftest import Infra, TopicFactory
 from tests.integration.kit.tally import COMMANDS, TOPICS, AddToTally, Tally
 from tests.support import Mesh
@@ -72,13 +73,13 @@ def assignment(runtime: ServiceRuntime) -> set[TopicPartition]:
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 
 
-async def partition_counts(bootstrap_servers: str, *topics: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def partition_counts(kafka: KafkaCluster, *topics: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(list(topics))}
@@ -120,7 +121,7 @@ async def test_the_service_creates_its_topics_with_the_configured_partition_coun
     runtime = await mesh.start(two_topic_runtime(settings))
 
     counts = await partition_counts(
-        mesh.bootstrap_servers, *runtime.consumed, runtime.deadletter_topic, *runtime.produced
+        mesh.kafka, *runtime.consumed, runtime.deadletter_topic, *runtime.produced
     )
 
     assert counts == {mesh.topic(COMMANDS): 4, mesh.topic(CUSTOMERS): 4, runtime.deadletter_topic: 4}
@@ -129,7 +130,7 @@ async def test_the_service_creates_its_topics_with_the_configured_partition_coun
 async def test_the_test_topic_factory_creates_the_services_partition_count(topics: TopicFactory) -> None:
     name = topics.name("casemesh.factory")
     await topics.create(name)
-    assert await partition_counts(topics.bootstrap_servers, name) == {name: DEFAULT_TOPIC_PARTITIONS}
+    assert await partition_counts(topics.kafka, name) == {name: DEFAULT_TOPIC_PARTITIONS}
 
 
 async def test_a_service_whose_input_topics_have_unequal_partition_counts_refuses_to_start(

@@ -84,7 +84,7 @@ class Hostile:
         self.events: list[Record] = []
         self._csids = iter(range(700_000_000, 800_000_000))
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=mesh.bootstrap_servers,
+            **mesh.options(),
             enable_idempotence=True,
             acks="all",
             max_request_size=2 * 1024 * 1024,
@@ -92,7 +92,7 @@ class Hostile:
         self._tap = AIOKafkaConsumer(
             mesh.topic(DEADLETTER),
             mesh.topic(EVENTS),
-            bootstrap_servers=mesh.bootstrap_servers,
+            **mesh.options(),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=None,
@@ -154,7 +154,7 @@ class Hostile:
 
     async def committed(self) -> int:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.mesh.bootstrap_servers,
+            **self.mesh.options(),
             group_id=self.settings.consumer_group,
             enable_auto_commit=False,
         )
@@ -201,7 +201,7 @@ def header(record: Record, name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 async def hostile(infra: Infra) -> AsyncIterator[Hostile]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     settings: ServiceSettings = mesh.settings(ServiceSettings, service_name="tally")
     runtime = await mesh.start(make_runtime(settings))
     driver = Hostile(mesh, runtime)

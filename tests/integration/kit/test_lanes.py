@@ -38,7 +38,7 @@ class Harness(Mesh):
     """A mesh of one: the tally service, with small caps so every lane is easy to reach."""
 
     def __init__(self, infra: Infra, database: str) -> None:
-        super().__init__(infra.bootstrap_servers, infra.mongodb_url)
+        super().__init__(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
         self.settings = self.settings_for(database)
 
     def settings_for(self, database: str) -> ServiceSettings:

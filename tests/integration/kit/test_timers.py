@@ -25,7 +25,7 @@ class Clock:
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 

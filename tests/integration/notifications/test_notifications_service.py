@@ -97,7 +97,8 @@ class FakeChannel:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             *(self.mesh.topic(dispatch_topic(c)) for c in CHANNEL_NAMES),
-            bootstrap_servers=self.mesh.bootstrap_servers,
+            # As the downstream channels read them: their own principal (reads dispatch only).
+            **self.mesh.options("channels"),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=None,
@@ -301,7 +302,7 @@ def has_mobile(mobile: str | None) -> Callable[[dict[str, Any]], bool]:
 
 @pytest.fixture
 async def service(infra: Infra) -> AsyncIterator[Callable[..., Awaitable[Notifications]]]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     started: list[Notifications] = []
 

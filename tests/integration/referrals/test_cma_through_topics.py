@@ -39,7 +39,7 @@ from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
 from services.referrals.app import create_runtime
 from services.referrals.settings import ReferralsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, Record, envelope, payloads, types, wait_for
+from tests.support import Mesh, Record, bearer, envelope, payloads, types, wait_for
 
 EVENTS = events_topic("referrals")
 COMMANDS = commands_topic("referrals")
@@ -67,7 +67,9 @@ class Intake:
 
     def __init__(self, mesh: Mesh, port: int) -> None:
         self.mesh = mesh
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+        self.http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=bearer("READER-1", Role.CSO)
+        )
         self.seen = 0
 
     async def register(self, csid: str = CSID) -> None:
@@ -118,9 +120,9 @@ class Intake:
 
 @pytest.fixture
 async def intake(infra: Infra) -> AsyncIterator[Intake]:
-    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     port = free_port()
-    settings = mesh.settings(ReferralsSettings, http_port=port)
+    settings = mesh.settings(ReferralsSettings, api_port=port)
     await mesh.start(create_runtime(settings))
     service = Intake(mesh, port)
     yield service

@@ -32,7 +32,7 @@ from kit.runtime import ServiceRuntime
 from services.referrals.app import create_runtime
 from services.referrals.settings import ReferralsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, envelope, payloads, types, wait_for
+from tests.support import Mesh, bearer, envelope, payloads, types, wait_for
 
 TEAM = "PS Team 1"
 TEAMS = {TEAM: ["EMP1", "EMP2", "EMP3"]}
@@ -59,7 +59,7 @@ def free_port() -> int:
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
-    m = Mesh(infra.bootstrap_servers, infra.mongodb_url)
+    m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     yield m
     await m.close()
 
@@ -68,7 +68,10 @@ class Referrals:
     def __init__(self, mesh: Mesh, runtime: ServiceRuntime, port: int) -> None:
         self.mesh = mesh
         self.runtime = runtime
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+        # The history is served on the API port to any officer with a verified token.
+        self.http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=bearer("READER-1", Role.CSO)
+        )
         self.seen = 0
 
     async def register(self, *csids: str, international: bool = False) -> None:
@@ -103,7 +106,7 @@ class Referrals:
 @pytest.fixture
 async def referrals(mesh: Mesh) -> AsyncIterator[Referrals]:
     port = free_port()
-    settings = mesh.settings(ReferralsSettings, http_port=port, ps_teams=TEAMS)
+    settings = mesh.settings(ReferralsSettings, api_port=port, ps_teams=TEAMS)
     runtime = await mesh.start(create_runtime(settings))
     service = Referrals(mesh, runtime, port)
     yield service
