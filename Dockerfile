@@ -17,6 +17,8 @@ COPY contracts/ contracts/
 COPY kit/ kit/
 COPY services/ services/
 COPY casemesh/ casemesh/
+# The broker's security jobs (python -m deploy.kafka: certificate, topics and ACLs) run this image too.
+COPY deploy/ deploy/
 
 # casemesh-contracts is its own distribution (contracts/pyproject.toml), installed from the tree.
 RUN pip install --no-cache-dir -c constraints.txt ./contracts . \

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "embedded", "env", "local"],
         default="auto",
         help="embedded: in-memory broker and stores; env: the Kafka and MongoDB named by "
-        "CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL; local: start deploy/local's Kafka "
+        "CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL (a secured Kafka's credentials file "
+        "by CASEMESH_KAFKA_SECURITY_FILE); local: start deploy/local's Kafka "
         "and FerretDB. auto (default): env when CASEMESH_KAFKA_BOOTSTRAP_SERVERS is set, else embedded",
     )
     demo.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["local", "env"],
         default="local",
         help="local (default): start deploy/local's Kafka and FerretDB; env: the Kafka and MongoDB named "
-        "by CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL",
+        "by CASEMESH_KAFKA_BOOTSTRAP_SERVERS and CASEMESH_MONGODB_URL (and CASEMESH_KAFKA_SECURITY_FILE)",
     )
     bench.add_argument("--quick", action="store_true", help="small sizes and one round (a minute or two)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")

@@ -37,6 +37,7 @@ from pydantic_settings import SettingsError
 from casemesh.services import SERVICES
 from kit.logs import log
 from kit.settings import ServiceSettings, variable_for
+from kit.transport import KafkaSecurityError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -78,6 +79,9 @@ def main(service: str) -> int:
     except RunError as error:
         print(f"{prefix}: {error}", file=sys.stderr)
         return error.status
+    except KafkaSecurityError as error:  # names the settings, never a password
+        print(f"{prefix}: invalid settings: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def load_settings(service: str) -> ServiceSettings:

@@ -353,7 +353,9 @@ class ServiceRuntime:
             self.http = HttpServer(health, s.http_host, s.http_port, **timeouts)
             await self.http.start()
         if s.api_port and self.wiring.routes:
-            endpoints = api_app(self.wiring.routes, verifier)
+            # Every endpoint behind the same verifier as the commands' tokens.
+            assert self.verifier is not None
+            endpoints = api_app(self.wiring.routes, self.verifier)
             self.api = HttpServer(endpoints, s.http_host, s.api_port, **timeouts)
             await self.api.start()
         log("started", service=s.service_name, topics=self.topics)

@@ -96,10 +96,21 @@ def _sasl(settings: KafkaSecuritySettings, protocol: str) -> tuple[str, str, str
 def ssl_context(settings: KafkaSecuritySettings) -> ssl.SSLContext:
     """A client TLS context: the broker's certificate checked against ``kafka_ssl_cafile`` (else
     the system's CAs) and its host name; a client certificate where one is configured."""
-    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    try:
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    except (OSError, ssl.SSLError) as exc:
+        named = settings.kafka_ssl_cafile
+        raise KafkaSecurityError(
+            f"kafka_ssl_cafile {named!r} is not a readable PEM file ({type(exc).__name__})"
+        ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if settings.kafka_ssl_certfile:
-        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile or None)
+        try:
+            context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise KafkaSecurityError(
+                f"kafka_ssl_certfile/kafka_ssl_keyfile cannot be loaded ({type(exc).__name__})"
+            ) from None
     elif settings.kafka_ssl_keyfile:
         raise KafkaSecurityError("kafka_ssl_keyfile is set without kafka_ssl_certfile")
     return context
@@ -110,10 +121,10 @@ def kafka_security(settings: KafkaSecuritySettings) -> BaseSecurity | None:
     protocol = _protocol(settings)
     if protocol == "PLAINTEXT":
         return None
-    context = ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
     if protocol == "SSL":
-        return BaseSecurity(ssl_context=context, use_ssl=True)
+        return BaseSecurity(ssl_context=ssl_context(settings), use_ssl=True)
     mechanism, username, password = _sasl(settings, protocol)
+    context = ssl_context(settings) if protocol == "SASL_SSL" else None
     return _SASL[mechanism](username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
 
 
@@ -123,11 +134,11 @@ def aiokafka_options(settings: KafkaSecuritySettings) -> dict[str, Any]:
     ``sasl_plain_username``, ``sasl_plain_password``)."""
     protocol = _protocol(settings)
     options: dict[str, Any] = {"security_protocol": protocol}
-    if protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = ssl_context(settings)
     if protocol.startswith("SASL_"):
         mechanism, username, password = _sasl(settings, protocol)
         options.update(sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password)
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
     return options
 
 

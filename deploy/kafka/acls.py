@@ -29,7 +29,6 @@ reaches a topic of another kind or owner.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -306,23 +305,3 @@ async def describe_acls(admin: Any) -> set[Acl]:
             except ValueError:
                 continue
     return found
-
-
-async def apply(admin_options: dict[str, Any], attempts: int = 60) -> None:
-    """Connects as a super user (``admin_options``: aiokafka keyword arguments) and creates the
-    table, retrying while the broker is still starting."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    last: Exception | None = None
-    for _ in range(attempts):
-        admin = AIOKafkaAdminClient(**admin_options, request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            await create_acls(admin)
-            return
-        except Exception as exc:  # the broker may not answer yet
-            last = exc
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"the ACLs could not be created: {type(last).__name__}: {last}")

@@ -54,11 +54,13 @@ def security_properties(
     controller_listener: str,
     tls: BrokerTls,
     broker_password: SecretStr,
+    key_password: SecretStr | None = None,
 ) -> dict[str, str]:
     """The listeners, SASL, TLS and authorizer part of ``server.properties``.
 
     ``client_listener`` and ``controller_listener`` are ``host:port`` to bind (an empty host binds
-    every interface), ``advertised_listener`` the ``host:port`` clients are told.
+    every interface), ``advertised_listener`` the ``host:port`` clients are told. The key store's
+    password is ``key_password``, else the one written beside the key.
     """
     password = broker_password.get_secret_value()
     controller = CONTROLLER_LISTENER.lower()
@@ -83,7 +85,7 @@ def security_properties(
         # TLS from PEM files (no keytool).
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": str(tls.keystore_file),
-        "ssl.key.password": tls.key_password(),
+        "ssl.key.password": (key_password.get_secret_value() if key_password else tls.key_password()),
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": str(tls.ca_file),
         "ssl.client.auth": "none",

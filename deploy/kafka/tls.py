@@ -63,8 +63,9 @@ class BrokerTls:
     def key_password(self) -> str:
         return self.key_password_file.read_text(encoding="utf-8").strip()
 
-    def exists(self) -> bool:
-        return self.ca_file.exists() and self.keystore_file.exists() and self.key_password_file.exists()
+    def exists(self, with_password: bool = True) -> bool:
+        found = self.ca_file.exists() and self.keystore_file.exists()
+        return found and (self.key_password_file.exists() or not with_password)
 
 
 # -- PKCS#8 encrypted as Java reads it
@@ -182,13 +183,15 @@ def generate(
     *,
     keep_ca_key: bool = True,
     key_mode: int = 0o600,
+    key_password: str | None = None,
 ) -> BrokerTls:
     """A new CA and a broker certificate for ``hosts`` (IP addresses or DNS names) in ``folder``.
 
     ``keep_ca_key=False`` throws the CA's key away once the broker certificate is signed (nothing
-    else can then be issued under it). ``key_mode`` is the mode of the broker's key file and its
-    password (0600; a container that runs the broker as another user may need 0644 — the key is
-    encrypted either way).
+    else can then be issued under it). ``key_mode`` is the mode of the broker's key file (0600; a
+    container that runs the broker as another user may need 0644 — the key is encrypted either
+    way). Without ``key_password`` a random one is drawn and written beside the key (mode
+    ``key_mode``); a given one (compose passes it in the broker's environment) is not written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     tls = BrokerTls(folder)
@@ -245,10 +248,11 @@ def generate(
         .sign(ca_key, hashes.SHA256())
     )
 
-    password = secrets.token_urlsafe(24)
+    password = key_password or secrets.token_urlsafe(24)
     encrypted_key = encrypted_pkcs8(broker_key, password)
     pem = serialization.Encoding.PEM
-    _write(tls.key_password_file, password.encode(), key_mode)
+    if key_password is None:
+        _write(tls.key_password_file, password.encode(), key_mode)
     _write(
         tls.keystore_file, encrypted_key + broker_cert.public_bytes(pem) + ca_cert.public_bytes(pem), key_mode
     )
@@ -261,9 +265,16 @@ def generate(
     return tls
 
 
-def ensure(folder: Path, hosts: Sequence[str] = ("127.0.0.1", "localhost"), **options: object) -> BrokerTls:
+def ensure(
+    folder: Path,
+    hosts: Sequence[str] = ("127.0.0.1", "localhost"),
+    *,
+    keep_ca_key: bool = True,
+    key_mode: int = 0o600,
+    key_password: str | None = None,
+) -> BrokerTls:
     """The TLS files in ``folder``, generated only when missing (so a restart keeps them)."""
     tls = BrokerTls(folder)
-    if tls.exists():
+    if tls.exists(with_password=key_password is None):
         return tls
-    return generate(folder, hosts, **options)  # type: ignore[arg-type]
+    return generate(folder, hosts, keep_ca_key=keep_ca_key, key_mode=key_mode, key_password=key_password)

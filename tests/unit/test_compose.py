@@ -14,7 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
+from deploy.kafka.__main__ import topics_to_create
+from deploy.kafka.acls import ALL_PRINCIPALS, CLIENT_PRINCIPALS
+from deploy.kafka.broker import security_properties
+from deploy.kafka.tls import BrokerTls
 from kit.settings import DEFAULT_TOPIC_PARTITIONS, SHARED_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +77,20 @@ def command_text(service: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def broker_properties(kafka: dict[str, Any]) -> dict[str, str]:
+    """The server.properties the kafka container writes at start (its command's first here-document)."""
+    script = command_text(kafka)
+    body = script.split("<<EOF\n", 1)[1].split("\nEOF\n", 1)[0]
+    return dict(line.split("=", 1) for line in body.splitlines() if line and not line.startswith("#"))
+
+
+def password_default(value: str) -> str:
+    """The development default of a ``${VARIABLE:-default}`` value."""
+    found = re.fullmatch(r"\$\{(?P<variable>\w+):-(?P<default>[^}]*)\}", value)
+    assert found, value
+    return found["default"]
+
+
 def healthcheck_test(service: dict[str, Any]) -> str:
     test = service["healthcheck"]["test"]
     return test if isinstance(test, str) else " ".join(test)
@@ -112,17 +131,68 @@ def test_every_container_either_builds_or_names_an_image(services: dict[str, dic
 
 def test_kafka_is_a_single_kraft_node_on_3_9_1(services: dict[str, dict[str, Any]]) -> None:
     kafka = services["kafka"]
-    env = environment_of(kafka)
+    props = broker_properties(kafka)
     assert kafka["image"] == "apache/kafka:3.9.1"
-    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
-    assert "PLAINTEXT://:9092" in env["KAFKA_LISTENERS"]
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
-    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
-    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert env["CLUSTER_ID"]
+    assert set(props["process.roles"].split(",")) == {"broker", "controller"}
+    assert props["controller.quorum.voters"] == f"{props['node.id']}@kafka:9093"
+    assert "CONTROLLER://:9093" in props["listeners"]
+    assert "SASL_SSL://:9092" in props["listeners"]
+    assert props["advertised.listeners"] == "SASL_SSL://kafka:9092"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["auto.create.topics.enable"] == "false"
+    assert environment_of(kafka)["CLUSTER_ID"]
+    assert '--cluster-id "$$CLUSTER_ID"' in command_text(kafka)
+    assert "--ignore-formatted" in command_text(kafka)
+
+
+def test_kafka_has_the_security_of_deploy_local_sasl_ssl_scram_and_the_authorizer(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    props = broker_properties(services["kafka"])
+    expected = security_properties(
+        client_listener=":9092",
+        advertised_listener="kafka:9092",
+        controller_listener=":9093",
+        tls=BrokerTls(Path("/etc/casemesh/kafka-tls")),
+        key_password=SecretStr("$$CASEMESH_KAFKA_KEY_PASSWORD"),
+        broker_password=SecretStr("$$CASEMESH_KAFKA_PASSWORD_BROKER"),
+    )
+    assert {name: props.get(name) for name in expected} == expected
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert "PLAINTEXT://" not in props["listeners"]
+
+
+def test_the_broker_formats_its_storage_with_a_scram_user_for_every_principal(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    kafka = services["kafka"]
+    script = command_text(kafka)
+    env = environment_of(kafka)
+    users = re.findall(r"SCRAM-SHA-512=\[name=(\w+),password=\$\$(\w+)\]", script)
+    assert sorted(name for name, _ in users) == sorted(ALL_PRINCIPALS)
+    for name, variable in users:
+        assert variable == f"CASEMESH_KAFKA_PASSWORD_{name.upper()}"
+        assert password_default(env[variable]) == f"dev-{name}-kafka-not-secret"
+
+
+def test_the_broker_key_store_comes_from_the_tls_job_which_runs_first(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    job, kafka = services["kafka-tls"], services["kafka"]
+    assert kafka["depends_on"]["kafka-tls"]["condition"] == "service_completed_successfully"
+    assert job["image"] == "casemesh:0.1.0"
+    assert command_text(job).startswith("python -m deploy.kafka tls")
+    assert "kafka,localhost" in command_text(job)  # the names clients and the health check use
+    assert "kafka-tls:/etc/casemesh/kafka-tls:ro" in kafka["volumes"]
+    # Clients get the CA certificate only; the broker's key store stays with the broker.
+    for name in SERVICES:
+        mounted = services[name].get("volumes") or []
+        assert mounted == ["kafka-ca:/etc/casemesh/kafka-ca:ro"], name
+    assert (
+        environment_of(job)["CASEMESH_KAFKA_KEY_PASSWORD"]
+        == environment_of(kafka)["CASEMESH_KAFKA_KEY_PASSWORD"]
+    )
 
 
 def test_kafka_health_is_checked_with_the_broker_api_versions_tool(
@@ -131,6 +201,8 @@ def test_kafka_health_is_checked_with_the_broker_api_versions_tool(
     test = healthcheck_test(services["kafka"])
     assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in test
     assert "--bootstrap-server localhost:9092" in test
+    assert "--command-config /tmp/casemesh/admin.properties" in test
+    assert 'username="admin"' in command_text(services["kafka"])
 
 
 def test_mongo_is_a_7_x_replica_set_that_initiates_itself(services: dict[str, dict[str, Any]]) -> None:
@@ -172,8 +244,8 @@ def test_every_service_has_its_broker_and_store_settings(
     assert broker_host == "kafka"
     assert broker_host in services
     assert (
-        f"PLAINTEXT://{broker_host}:{broker_port}"
-        in environment_of(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+        f"SASL_SSL://{broker_host}:{broker_port}"
+        in broker_properties(services["kafka"])["advertised.listeners"]
     )
 
     store = urlsplit(env[f"{prefix}MONGODB_URL"])
@@ -217,18 +289,74 @@ def test_every_service_waits_for_healthy_kafka_and_mongo_and_the_topics(
     assert depends_on["topics"]["condition"] == "service_completed_successfully"
 
 
-def test_the_topics_job_creates_every_topic_once_kafka_is_healthy(
+def test_the_topics_job_creates_every_topic_and_the_acls_once_kafka_is_healthy(
     services: dict[str, dict[str, Any]],
 ) -> None:
     topics = services["topics"]
     script = command_text(topics)
-    assert topics["image"] == services["kafka"]["image"]
+    assert topics["image"] == "casemesh:0.1.0"
     assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
-    missing = [topic for topic in TOPICS if not re.search(rf"(?<![\w.]){re.escape(topic)}(?![\w.])", script)]
-    assert not missing
-    assert "--if-not-exists" in script
-    # `$$` is compose's escape for a `$` the job's shell expands.
-    assert '--partitions "$$CASEMESH_TOPIC_PARTITIONS"' in script
+    # python -m deploy.kafka setup: every registered topic, CASEMESH_TOPIC_PARTITIONS partitions, the ACLs.
+    assert script.startswith("python -m deploy.kafka setup")
+    assert set(TOPICS) <= set(topics_to_create())
+    assert "--bootstrap-server kafka:9092" in script.replace("servers", "server")
+    assert "--ca-file /etc/casemesh/kafka-ca/ca.pem" in script
+    env = environment_of(topics)
+    assert (
+        env["CASEMESH_KAFKA_PASSWORD_ADMIN"]
+        == environment_of(services["kafka"])["CASEMESH_KAFKA_PASSWORD_ADMIN"]
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_authenticates_to_kafka_as_its_own_principal_over_tls(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    prefix = f"CASEMESH_{name.upper()}_"
+    env = environment_of(services[name])
+    assert env[f"{prefix}KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env[f"{prefix}KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env[f"{prefix}KAFKA_SASL_USERNAME"] == name
+    assert env[f"{prefix}KAFKA_SSL_CAFILE"] == "/etc/casemesh/kafka-ca/ca.pem"
+    kafka = environment_of(services["kafka"])
+    assert env[f"{prefix}KAFKA_SASL_PASSWORD"] == kafka[f"CASEMESH_KAFKA_PASSWORD_{name.upper()}"]
+    assert name in CLIENT_PRINCIPALS
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_has_its_own_mongodb_user(services: dict[str, dict[str, Any]], name: str) -> None:
+    prefix = f"CASEMESH_{name.upper()}_"
+    store = urlsplit(environment_of(services[name])[f"{prefix}MONGODB_URL"])
+    assert store.username == f"casemesh_{name}"
+    variable = f"CASEMESH_MONGO_PASSWORD_{name.upper()}"
+    assert store.password == f"${{{variable}:-dev-{name}-mongo-not-secret}}"
+    assert parse_qs(store.query)["authSource"] == ["admin"]
+    assert environment_of(services["mongo"])[variable] == store.password
+    users = (ROOT / "deploy" / "compose" / "mongo-users.js").read_text(encoding="utf-8")
+    assert f'"{name}"' in users
+
+
+def test_mongo_requires_authentication_with_a_root_user_and_a_replica_set_key(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    mongo = services["mongo"]
+    env = environment_of(mongo)
+    assert env["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    assert password_default(env["MONGO_INITDB_ROOT_PASSWORD"]) == "dev-mongo-root-not-secret"
+    assert '--keyFile "$$key"' in command_text(mongo)
+    assert (
+        "./deploy/compose/mongo-users.js:/docker-entrypoint-initdb.d/casemesh-users.js:ro" in mongo["volumes"]
+    )
+    assert '-u root -p "$$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin' in healthcheck_test(
+        mongo
+    )
+
+
+def test_no_real_secret_is_committed_every_password_is_an_obvious_development_default() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    defaults = re.findall(r"\$\{CASEMESH_\w*PASSWORD\w*:-([^}]*)\}", text)
+    assert len(defaults) >= len(ALL_PRINCIPALS) + 1 + 1 + len(SERVICES)
+    assert all(d.startswith("dev-") and d.endswith("-not-secret") for d in defaults), defaults
 
 
 def test_the_topics_job_and_every_service_take_one_partition_count_defaulting_to_the_services(

@@ -30,6 +30,9 @@ def report(infra: Infra) -> dict[str, Any]:
         CASEMESH_KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
         CASEMESH_MONGODB_URL=infra.mongodb_url,
     )
+    env.pop("CASEMESH_KAFKA_SECURITY_FILE", None)
+    if infra.kafka.path is not None:  # a secured broker: the bench reads its credentials file
+        env["CASEMESH_KAFKA_SECURITY_FILE"] = str(infra.kafka.path)
     done = subprocess.run(
         [sys.executable, "-m", "casemesh.cli", "bench", "--quick", "--infra", "env", "--json"],
         cwd=ROOT,

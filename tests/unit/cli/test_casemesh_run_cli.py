@@ -112,6 +112,31 @@ def test_an_invalid_setting_is_one_line_naming_its_variable_but_not_its_value(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"KAFKA_SASL_PASSWORD": "s3cret-kafka"}, "kafka_sasl_username"),
+        ({"KAFKA_SASL_USERNAME": "referrals", "KAFKA_SASL_PASSWORD": "s3cret-kafka"}, "kafka_ssl_cafile"),
+    ],
+)
+def test_broker_security_that_cannot_work_stops_the_run_naming_the_setting_never_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variables: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("CASEMESH_REFERRALS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CASEMESH_REFERRALS_KAFKA_SSL_CAFILE", "/nowhere/ca.pem")
+    for name, value in variables.items():
+        monkeypatch.setenv(f"CASEMESH_REFERRALS_{name}", value)
+
+    assert main(["run", "referrals"]) == EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("casemesh run referrals: invalid settings: ")
+    assert named in err
+    assert "s3cret" not in err
+    assert "Traceback" not in err
+
+
 def test_a_mapping_setting_that_is_not_json_is_one_line_naming_its_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
