@@ -26,7 +26,7 @@ RUN pip install --no-cache-dir -c constraints.txt ./contracts . \
 
 USER 10001:10001
 
-EXPOSE 8080
+EXPOSE 8080 8090
 STOPSIGNAL SIGTERM
 
 ENTRYPOINT ["casemesh"]

@@ -375,7 +375,26 @@ def test_every_published_port_binds_localhost_only(services: dict[str, dict[str,
     }
     assert all(port.startswith("127.0.0.1:") for ports in published.values() for port in ports)
     for name, host_port in HOST_PORTS.items():
-        assert published[name] == [f"127.0.0.1:{host_port}:8080"]
+        api = [f"127.0.0.1:{API_HOST_PORTS[name]}:8090"] if name in API_HOST_PORTS else []
+        assert published[name] == [f"127.0.0.1:{host_port}:8080", *api]
+
+
+#: The services with endpoints (issue 16: behind a bearer token, on their own port).
+API_HOST_PORTS = {"referrals": 9081, "approvals": 9082, "contacts": 9085}
+
+
+def test_the_services_with_endpoints_serve_them_on_their_own_port_with_the_shared_service_secret(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in HOST_PORTS:
+        env = services[name]["environment"]
+        prefix = f"CASEMESH_{name.upper()}_"
+        assert env[f"{prefix}HTTP_PORT"] == 8080
+        assert env.get(f"{prefix}API_PORT") == (8090 if name in API_HOST_PORTS else None)
+        assert (
+            env[f"{prefix}IDENTITY_SERVICE_SECRET"]
+            == services["referrals"]["environment"]["CASEMESH_REFERRALS_IDENTITY_SERVICE_SECRET"]
+        )
 
 
 def test_the_dockerfile_pins_its_base_image_and_runs_casemesh() -> None:

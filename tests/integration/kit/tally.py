@@ -15,6 +15,7 @@ from contracts.base import Actor, Command, Event, Message, Rejection
 from contracts.envelope import Envelope
 from contracts.topics import Topic, TopicKind
 from kit.batch import Target, apply_batch
+from kit.identity import Unverified
 from kit.processing import Clock, Result
 from kit.runtime import ServiceRuntime, Wiring, utc_now
 from kit.settings import ServiceSettings
@@ -35,6 +36,8 @@ class TallyIncreased(Event):
 
 class TallyReasonCode(StrEnum):
     TOO_LARGE = "too_large"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    ACTOR_MISMATCH = "ACTOR_MISMATCH"
 
 
 class TallyRejected(Rejection):
@@ -53,8 +56,13 @@ BONUS_DELAY = timedelta(days=90)
 
 
 def decide(
-    state: Tally | None, command: AddToTally, now: datetime
+    state: Tally | None, command: AddToTally | Unverified, now: datetime
 ) -> tuple[Tally | None, list[Message | Deferred]]:
+    if isinstance(command, Unverified):
+        # Wired by hand, not from a spec: it refuses an unverified command itself (kit/spec.py does
+        # this for every service).
+        code = TallyReasonCode(command.verdict.code)
+        return state, [TallyRejected(reason_code=code, reason=command.verdict.reason)]
     tally = state or Tally()
     if command.amount == 0:
         # Adding nothing earns a bonus of 1, ninety days later (a stand-in for a durable timer).
