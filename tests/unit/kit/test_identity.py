@@ -219,3 +219,31 @@ def test_production_settings_refuse_the_development_key_a_short_secret_and_an_un
         identity_service_secret="s" * 32,
         kafka_security_protocol="SASL_SSL",
     )
+
+
+def _commands_with_an_actor() -> list[type[Any]]:
+    from contracts.base import Command
+    from contracts.topics import TOPICS
+
+    return sorted(
+        {
+            cls
+            for topic in TOPICS.values()
+            for cls in topic.messages
+            if issubclass(cls, Command) and "actor" in cls.model_fields
+        },
+        key=lambda cls: cls.__name__,
+    )
+
+
+@pytest.mark.parametrize("command_type", _commands_with_an_actor(), ids=lambda cls: cls.__name__)
+def test_every_command_with_an_actor_needs_a_token_and_none_may_claim_system(command_type: type[Any]) -> None:
+    # e.g. EditNote claiming SYSTEM to lower a note's sensitivity, or a withdrawal of another
+    # officer's request: the same check, whatever the command.
+    from tests.unit.contracts.helpers_contracts import example
+
+    system = example(command_type).model_copy(update={"actor": Actor.system("contacts")})
+    officer_token = development_token("EMP10442", [Role.CSO])
+    assert verifier("contacts").check({}, system) == Verdict("UNAUTHENTICATED", "no identity token")
+    verdict = verifier("contacts").check(headers(officer_token), system)
+    assert verdict == Verdict("ACTOR_MISMATCH", "the SYSTEM role belongs to the services' own commands")
