@@ -34,6 +34,7 @@ from typing import Any
 import jwt
 from jwt import PyJWKSet
 from jwt.exceptions import PyJWTError
+from jwt.types import Options
 
 from contracts.base import Actor, Role
 from contracts.envelope import IDENTITY_HEADER
@@ -52,6 +53,14 @@ PRIVILEGE_CLAIM = "casemesh_privilege"
 MAX_TOKEN_CHARS = 8192
 SERVICE_TOKEN_TTL_S = 3600
 CACHE_SIZE = 4096
+JUDGED_LATER: Options = {
+    "require": ["exp", "iat", "sub", "iss", "aud"],
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+}
+"""Claims every token must have; its times are judged by the kit, at the moment the broker
+received the record (``Verifier.verify``)."""
 
 
 class Unauthenticated(Exception):
@@ -73,6 +82,10 @@ class Identity:
     privilege: int | None = None
     service: str | None = None
     expires_at: float = 0.0
+    valid_from: float = 0.0
+
+    def valid_at(self, moment: float, leeway_s: float) -> bool:
+        return self.valid_from - leeway_s <= moment <= self.expires_at + leeway_s
 
     def mismatch(self, actor: Actor) -> str | None:
         """Why ``actor`` is not this identity, or None when it is. A service of the mesh acts as
@@ -146,14 +159,16 @@ class Verifier:
             leeway_s=settings.identity_leeway_s,
         )
 
-    def verify(self, token: str) -> Identity:
-        """The identity the token proves; raises :class:`Unauthenticated`."""
+    def verify(self, token: str, at: float | None = None) -> Identity:
+        """The identity the token proves, judged at ``at`` (epoch seconds; now when None); raises
+        :class:`Unauthenticated`."""
         if not token:
             raise Unauthenticated("no identity token")
         if len(token) > MAX_TOKEN_CHARS:
             raise Unauthenticated(f"the identity token is longer than {MAX_TOKEN_CHARS} characters")
+        moment = self.clock() if at is None else at
         known = self._verified.get(token)
-        if known is not None and known.expires_at + self.leeway_s > self.clock():
+        if known is not None and known.valid_at(moment, self.leeway_s):
             self._verified.move_to_end(token)
             return known
         try:
@@ -163,8 +178,14 @@ class Verifier:
         kid = header.get("kid")
         if isinstance(kid, str) and kid.startswith(SERVICE_KID_PREFIX):
             identity = self._service_identity(token, kid)
+            what = "the service token"
         else:
             identity = self._officer_identity(token, kid)
+            what = "the identity token"
+        if moment > identity.expires_at + self.leeway_s:
+            raise Unauthenticated(f"{what} has expired")
+        if moment < identity.valid_from - self.leeway_s:
+            raise Unauthenticated(f"{what} is not valid yet")
         self._verified[token] = identity
         if len(self._verified) > CACHE_SIZE:
             self._verified.popitem(last=False)
@@ -177,8 +198,12 @@ class Verifier:
             raise Unauthenticated("an Authorization: Bearer token is required")
         return self.verify(token.strip())
 
-    def check(self, headers: Mapping[str, bytes | None], message: Any) -> Verdict | None:
-        """None when ``message`` needs no identity or its actor is the verified one."""
+    def check(
+        self, headers: Mapping[str, bytes | None], message: Any, at: float | None = None
+    ) -> Verdict | None:
+        """None when ``message`` needs no identity or its actor is the verified one. ``at`` is when
+        the broker received the record, where it says: a command sent with a valid token stays
+        valid through a backlog that outlasts the token."""
         actor = getattr(message, "actor", None)
         if not isinstance(actor, Actor):
             return None
@@ -188,7 +213,7 @@ class Verifier:
         except UnicodeDecodeError:
             token = ""
         try:
-            identity = self.verify(token)
+            identity = self.verify(token, at)
         except Unauthenticated as exc:
             return Verdict(Unauthenticated.code, exc.reason)
         mismatch = identity.mismatch(actor)
@@ -209,11 +234,8 @@ class Verifier:
                     algorithms=list(OFFICER_ALGORITHMS),
                     audience=self.audience,
                     issuer=self.issuer,
-                    leeway=self.leeway_s,
-                    options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                    options=JUDGED_LATER,
                 )
-            except jwt.ExpiredSignatureError:
-                raise Unauthenticated("the identity token has expired") from None
             except jwt.InvalidAudienceError:
                 failure = "the identity token's audience is wrong"
                 continue
@@ -238,18 +260,17 @@ class Verifier:
                 algorithms=[SERVICE_ALGORITHM],
                 audience=SERVICE_AUDIENCE,
                 issuer=kid,
-                leeway=self.leeway_s,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                options=JUDGED_LATER,
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the service token has expired") from None
         except PyJWTError:
             raise Unauthenticated("the service token does not verify") from None
+        expires_at, valid_from = _times(claims)
         return Identity(
             subject=str(claims["sub"]),
             roles=frozenset({Role.SYSTEM}),
             service=service,
-            expires_at=float(claims["exp"]),
+            expires_at=expires_at,
+            valid_from=valid_from,
         )
 
 
@@ -269,7 +290,20 @@ def _officer(claims: Mapping[str, Any]) -> Identity:
         not isinstance(privilege, int) or isinstance(privilege, bool) or not 1 <= privilege <= 5
     ):
         raise Unauthenticated(f"the identity token's {PRIVILEGE_CLAIM} claim is not 1-5")
-    return Identity(subject=subject, roles=roles, privilege=privilege, expires_at=float(claims["exp"]))
+    expires_at, valid_from = _times(claims)
+    return Identity(
+        subject=subject, roles=roles, privilege=privilege, expires_at=expires_at, valid_from=valid_from
+    )
+
+
+def _times(claims: Mapping[str, Any]) -> tuple[float, float]:
+    """When a token is valid: from its ``iat`` (or a later ``nbf``) to its ``exp``."""
+    try:
+        expires_at = float(claims["exp"])
+        valid_from = max(float(claims["iat"]), float(claims.get("nbf", 0)))
+    except (TypeError, ValueError):
+        raise Unauthenticated("the identity token's exp, iat or nbf is not a number") from None
+    return expires_at, valid_from
 
 
 # -- keys
@@ -388,5 +422,5 @@ def development_headers_for(value: bytes | None) -> dict[str, bytes]:
     try:
         actor = json.loads(value or b"")["payload"]["actor"]
         return development_headers(Actor.model_validate(actor))
-    except Exception:
+    except (ValueError, KeyError, TypeError):  # not JSON, no actor, not an Actor (ValidationError)
         return {}

@@ -11,6 +11,9 @@ bytes: the record's key, value, envelope and payload are decoded here, under exp
 kit bug) is a dead letter with its reason; a handler that raises ``Malformed`` (e.g.
 ``id_conflict``) is dead-lettered at once. Only ``Stopping`` leaves a record without an outcome.
 
+A command whose ``actor`` the record's identity header does not prove (kit/identity.py) is
+handed on as ``Unverified``: its service refuses it ``UNAUTHENTICATED`` or ``ACTOR_MISMATCH``.
+
 The caller commits the record's offset only after ``process`` returns.
 """
 
@@ -54,6 +57,9 @@ class Incoming:
     key: bytes | None
     value: bytes | None
     headers: Mapping[str, bytes | None] = field(default_factory=dict)
+    received_at: float | None = None
+    """When the broker appended the record (epoch seconds), on a topic that stamps it
+    (``message.timestamp.type=LogAppendTime``); None where the producer set the time."""
 
 
 Result = Outcome | Exception
@@ -171,7 +177,7 @@ class Stopping(Exception):
 
 
 Clock = Callable[[], datetime]
-Verify = Callable[[Mapping[str, bytes | None], Any], Verdict | None]
+Verify = Callable[[Mapping[str, bytes | None], Any, float | None], Verdict | None]
 """Why a message's actor is not the identity its headers prove, or None (kit/identity.py)."""
 
 
@@ -212,7 +218,7 @@ class Processor:
             try:
                 envelope, message = self._decode(incoming)
                 if self.verify is not None:
-                    verdict = self.verify(incoming.headers, message)
+                    verdict = self.verify(incoming.headers, message, incoming.received_at)
                     if verdict is not None:
                         message = Unverified(message, verdict)
             except Malformed as exc:

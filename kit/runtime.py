@@ -49,7 +49,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.routing import BaseRoute
 
 from contracts.envelope import IDENTITY_HEADER
-from contracts.topics import READS, REJECTIONS_TOPIC, TOPICS, Topic, deadletter_topic, topics_written_by
+from contracts.topics import (
+    READS,
+    REJECTIONS_TOPIC,
+    TOPICS,
+    Topic,
+    TopicKind,
+    deadletter_topic,
+    topics_written_by,
+)
 from kit.errors import TopicLayoutError
 from kit.http import HttpServer, api_app, health_app
 from kit.identity import ServiceTokens, Verifier
@@ -122,7 +130,16 @@ def incoming_from(record: Any) -> Incoming:
         key=record.key,
         value=record.value,
         headers=headers,
+        received_at=record.timestamp / 1000 if record.timestamp_type == LOG_APPEND_TIME else None,
     )
+
+
+LOG_APPEND_TIME = 1
+"""A record's ``timestamp_type`` when the broker stamped it on arrival."""
+
+STAMPED_BY_THE_BROKER = {"message.timestamp.type": "LogAppendTime"}
+"""Commands topics' configuration: the broker's time of arrival is when a command's identity token
+is judged (kit/identity.py), and no producer can set it."""
 
 
 class _Takeover(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -425,8 +442,13 @@ class ServiceRuntime:
         """Creates the service's missing topics with ``topic_partitions`` partitions each."""
         names = [*self.consumed, self.deadletter_topic, self.rejections_topic, *self.produced]
         for name in dict.fromkeys(names):
+            configs = STAMPED_BY_THE_BROKER if self._is_commands(name) else {}
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name, self.topic_partitions, 1)])
+                await admin.create_topics([NewTopic(name, self.topic_partitions, 1, topic_configs=configs)])
+
+    def _is_commands(self, name: str) -> bool:
+        topic = self.consumed.get(name) or TOPICS.get(name.removesuffix(self.settings.topic_suffix))
+        return topic is not None and topic.kind is TopicKind.COMMANDS
 
     async def check_copartitioning(self, admin: AIOKafkaAdminClient) -> dict[str, int]:
         """The partition count of each existing input topic; raises ``TopicLayoutError`` when

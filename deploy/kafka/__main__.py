@@ -24,8 +24,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from contracts.topics import TOPICS
+from contracts.topics import TOPICS, TopicKind
 from deploy.kafka import acls, tls
+from kit.runtime import STAMPED_BY_THE_BROKER
 from kit.settings import topic_partitions
 from kit.transport import ADMIN, KafkaCluster
 
@@ -58,7 +59,8 @@ async def _setup_once(cluster: KafkaCluster, partitions: int) -> None:
         await admin.start()
         for name in topics_to_create():
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name, partitions, 1)])
+                configs = STAMPED_BY_THE_BROKER if TOPICS[name].kind is TopicKind.COMMANDS else {}
+                await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
         await acls.create_acls(admin)
     finally:
         await admin.close()

@@ -4,6 +4,7 @@ token says the same."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -129,3 +130,29 @@ async def test_an_approval_by_an_officer_claiming_a_role_the_token_does_not_gran
     }
     accepted = payloads(records, "ApprovalAccepted")[0]
     assert accepted["decided_by"]["officer_id"] == "SM-7"
+
+
+async def test_a_command_sent_with_a_valid_token_is_applied_after_a_backlog_that_outlasts_the_token(
+    mesh: Mesh,
+) -> None:
+    settings = mesh.settings(ApprovalsSettings)
+    first = await mesh.start(create_runtime(settings))  # creates the commands topic, broker-stamped
+    await first.stop()
+    request = RequestApproval(
+        actor=CSO,
+        request_id=uuid.uuid4(),
+        subject_type=SubjectType.CMP,
+        subject_id=SUBJECT,
+        chain_id=SUBJECT,
+        required_role=Role.SERVICE_MANAGER,
+        due_at=datetime.now(UTC) + timedelta(days=5),
+        summary="CMP ready for Service Manager approval",
+    )
+    await send(mesh, request, token("CSO-7", Role.CSO, ttl_s=2))
+    await asyncio.sleep(4)  # the service is away longer than the token lives
+    await mesh.start(create_runtime(settings))
+
+    (answer,) = await mesh.read(EVENTS, 1)
+    assert types([answer]) == ["ApprovalRequested"]
+    (command,) = await mesh.read(COMMANDS, 1)
+    assert command.timestamp_type == 1, "the commands topic is stamped by the broker (LogAppendTime)"

@@ -27,7 +27,7 @@ from contracts.envelope import Envelope
 from contracts.topics import UPSTREAM, deadletter_topic, events_topic
 from deploy.kafka.acls import OPERATOR, acl_table, describe_acls
 from kit.transport import KafkaCluster, aiokafka_options
-from tests.conftest import Infra, TopicFactory
+from tests.conftest import IN_CI, Infra, TopicFactory
 
 MANAGER = Actor(
     officer_id="SM-1", role=Role.SERVICE_MANAGER, first_name="Lee", site="Hobart", team="PS", extension="4471"
@@ -38,7 +38,10 @@ PARTITIONS = 1
 @pytest.fixture
 def kafka(infra: Infra) -> KafkaCluster:
     if not infra.kafka.uses_sasl:
-        pytest.skip("this broker is not secured (the testcontainers path runs PLAINTEXT)")
+        reason = "this broker is not secured (the testcontainers path runs PLAINTEXT)"
+        if IN_CI:
+            pytest.fail(f"CI runs every integration test on the secured local broker: {reason}")
+        pytest.skip(reason)
     return infra.kafka
 
 

@@ -247,3 +247,21 @@ def test_every_command_with_an_actor_needs_a_token_and_none_may_claim_system(com
     assert verifier("contacts").check({}, system) == Verdict("UNAUTHENTICATED", "no identity token")
     verdict = verifier("contacts").check(headers(officer_token), system)
     assert verdict == Verdict("ACTOR_MISMATCH", "the SYSTEM role belongs to the services' own commands")
+
+
+def test_a_token_is_judged_at_the_moment_the_broker_received_its_command() -> None:
+    issued = time.time() - 7200
+    token = development_token("SM-1", [Role.SERVICE_MANAGER], ttl_s=600, now=issued)
+    # Sent within the token's life, consumed long after (a backlog after an outage): valid.
+    assert verifier().check(headers(token), approve(MANAGER), at=issued + 300) is None
+    # Judged now (a topic whose producer sets the time): expired.
+    assert verifier().check(headers(token), approve(MANAGER)) == Verdict(
+        "UNAUTHENTICATED", "the identity token has expired"
+    )
+    # Received before it was issued, or after it expired: refused either way.
+    assert verifier().check(headers(token), approve(MANAGER), at=issued - 600) == Verdict(
+        "UNAUTHENTICATED", "the identity token is not valid yet"
+    )
+    assert verifier().check(headers(token), approve(MANAGER), at=issued + 1200) == Verdict(
+        "UNAUTHENTICATED", "the identity token has expired"
+    )
