@@ -422,5 +422,5 @@ def development_headers_for(value: bytes | None) -> dict[str, bytes]:
     try:
         actor = json.loads(value or b"")["payload"]["actor"]
         return development_headers(Actor.model_validate(actor))
-    except (ValueError, KeyError, TypeError):  # not JSON, no actor, not an Actor (ValidationError)
+    except (ValueError, KeyError, TypeError, RecursionError):  # not JSON, no actor, not an Actor
         return {}
