@@ -47,6 +47,20 @@ def token(officer_id: str, *roles: Role, **claims: object) -> dict[str, bytes]:
     return {IDENTITY_HEADER: development_token(officer_id, roles, **claims).encode()}  # type: ignore[arg-type]
 
 
+def a_request() -> RequestApproval:
+    """The CSO asks for the Service Manager's decision on a CMP."""
+    return RequestApproval(
+        actor=CSO,
+        request_id=uuid.uuid4(),
+        subject_type=SubjectType.CMP,
+        subject_id=SUBJECT,
+        chain_id=SUBJECT,
+        required_role=Role.SERVICE_MANAGER,
+        due_at=datetime.now(UTC) + timedelta(days=5),
+        summary="CMP ready for Service Manager approval",
+    )
+
+
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Mesh]:
     m = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
@@ -68,16 +82,7 @@ async def test_an_approval_by_an_officer_claiming_a_role_the_token_does_not_gran
     mesh: Mesh,
 ) -> None:
     await mesh.start(create_runtime(mesh.settings(ApprovalsSettings)))
-    request = RequestApproval(
-        actor=CSO,
-        request_id=uuid.uuid4(),
-        subject_type=SubjectType.CMP,
-        subject_id=SUBJECT,
-        chain_id=SUBJECT,
-        required_role=Role.SERVICE_MANAGER,
-        due_at=datetime.now(UTC) + timedelta(days=5),
-        summary="CMP ready for Service Manager approval",
-    )
+    request = a_request()
     await send(mesh, request)
 
     def approve(by: Actor) -> RecordApprovalDecision:
@@ -138,16 +143,7 @@ async def test_a_command_sent_with_a_valid_token_is_applied_after_a_backlog_that
     settings = mesh.settings(ApprovalsSettings)
     first = await mesh.start(create_runtime(settings))  # creates the commands topic, broker-stamped
     await first.stop()
-    request = RequestApproval(
-        actor=CSO,
-        request_id=uuid.uuid4(),
-        subject_type=SubjectType.CMP,
-        subject_id=SUBJECT,
-        chain_id=SUBJECT,
-        required_role=Role.SERVICE_MANAGER,
-        due_at=datetime.now(UTC) + timedelta(days=5),
-        summary="CMP ready for Service Manager approval",
-    )
+    request = a_request()
     await send(mesh, request, token("CSO-7", Role.CSO, ttl_s=2))
     await asyncio.sleep(4)  # the service is away longer than the token lives
     await mesh.start(create_runtime(settings))
