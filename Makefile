@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo demo-local test unit lint infra-install infra-up infra-down infra-status contracts \
+.PHONY: venv demo demo-local test unit lint browser-install infra-install infra-up infra-down infra-status contracts \
 	contracts-wheel contracts-check clean chaos bench
 
 # The mesh depends on casemesh-contracts (contracts/pyproject.toml), installed from ./contracts in the
@@ -26,7 +26,7 @@ demo-local: $(STAMP) infra-install
 	$(BIN)/casemesh demo --infra local $(ARGS)
 
 ## The test command (CI runs exactly this): lint, then every test against real Kafka and a real store.
-test: $(STAMP) infra-install lint
+test: $(STAMP) infra-install browser-install lint
 	$(BIN)/pytest -ra --durations=10
 
 unit: $(STAMP)
@@ -53,6 +53,11 @@ bench: $(STAMP) infra-install
 ## Not needed where a Docker engine or existing servers are used, so a failure here is only a warning.
 infra-install: $(STAMP)
 	-$(BIN)/python -m deploy.local.localinfra install
+
+## Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).
+## Installed with apt-get only where no chromium is found; a failure here is only a warning.
+browser-install:
+	-command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 infra-up: $(STAMP)
 	$(BIN)/python -m deploy.local.localinfra up

@@ -6,6 +6,9 @@ casemesh contracts export DIR   JSON Schema per message type and an AsyncAPI doc
 casemesh contracts check        the contracts against their last release in git history
 casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by its CASEMESH_<SERVICE>_…
                                 environment variables (what each docker-compose container runs)
+casemesh rebuild SERVICE [--timeout S]
+                                the service's database built again from the topics it reads, beside
+                                the live one and publishing nothing, then made live (docs/rebuild.md)
 casemesh bench [--infra MODE] [--quick] [--json]
                                 throughput and latency of the mesh beside its raw parts
 casemesh token OFFICER_ID --role ROLE [--role ROLE …] [--privilege N] [--ttl SECONDS] [--jwks]
@@ -37,6 +40,25 @@ def main(argv: list[str] | None = None) -> int:
         "SIGTERM or SIGINT drains the records in flight, commits them and exits 0.",
     )
     run.add_argument("service", metavar="SERVICE", help="the service to run, e.g. referrals")
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild a service's database from the topics it reads, then switch to it",
+        description="Replays every topic SERVICE reads, from the first offset, into a new database with "
+        "a new consumer group (its next generation), while the live service keeps running; publishes "
+        "nothing meanwhile. Once the copy has caught up and the live service has stored as much, records "
+        "the new generation as live: `casemesh run SERVICE` starts on it, and running replicas stop "
+        "(exit 3) for their supervisor to restart them. Settings as for `casemesh run SERVICE`. Exit "
+        "status 0 when switched, 1 when not (timeout, failure), 2 for an unknown service or invalid "
+        "settings. See docs/rebuild.md.",
+    )
+    rebuild.add_argument("service", metavar="SERVICE", help="the service to rebuild, e.g. contacts")
+    rebuild.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds before giving up without switching (default 3600)",
+    )
     demo = commands.add_parser(
         "demo",
         help="run the five services in one process through a scripted working day",
@@ -113,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_service(args.service)
 
+    if args.command == "rebuild":
+        if not args.timeout > 0:
+            parser.error("--timeout must be more than 0 seconds")
+        return _rebuild(args.service, args.timeout)
+
     if args.command == "contracts" and args.action == "export":
         from contracts.export import export as write
 
@@ -125,6 +152,35 @@ def main(argv: list[str] | None = None) -> int:
         return check_release(["check"])
     parser.error("unknown command")
     return 2
+
+
+def _rebuild(service: str, timeout_s: float) -> int:
+    import asyncio
+
+    from casemesh.run import EXIT_FAILED, RunError, describe_error, load_settings
+    from casemesh.services import SERVICES
+    from kit.rebuild import RebuildRefused, rebuild
+    from kit.transport import KafkaSecurityError
+
+    prefix = "casemesh rebuild"
+    try:
+        settings = load_settings(service)
+        entry = SERVICES[service]
+        result = asyncio.run(
+            rebuild(settings, lambda s: entry.runtime(s), timeout_s=timeout_s, progress=print)
+        )
+    except RunError as error:
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return error.status
+    except (RebuildRefused, KafkaSecurityError) as error:
+        print(f"{prefix} {service}: refused: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # the broker or the store out of reach before a generation was claimed
+        print(f"{prefix} {service}: failed: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    for line in result.summary():
+        print(line)
+    return 0 if result.switched else EXIT_FAILED
 
 
 def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -12,12 +12,19 @@ committed, so another replica (or the next start) processes it again.
 A service whose input topics have unequal partition counts does not start: replicas could not
 keep a customer's messages together (``kit.runtime``); the line says which topics have how many.
 
+Before it starts, the service reads which generation it runs: a ``casemesh rebuild`` may have
+made another database and consumer group live (kit/rebuild.py). When one does while the service
+runs, the service notices within ``generation_check_interval_s``, stops as on SIGTERM and exits 3,
+for its supervisor to start it again on the new generation (compose's ``restart: unless-stopped``
+does; so does any policy that restarts on failure).
+
 The process runs its own small loop rather than ``FastStream.run``: that one starts the shutdown
 while the startup may still be under way (a SIGTERM during start), gives no bound on the whole
 shutdown, and leaves a failed start as a traceback.
 
 Exit status: 0 after a clean stop; 1 when the service could not start or did not stop within
-``graceful_timeout_s`` plus a margin; 2 for an unknown service or invalid settings.
+``graceful_timeout_s`` plus a margin; 2 for an unknown service or invalid settings; 3 after a clean
+stop because a rebuild replaced the service's generation (start it again).
 """
 
 from __future__ import annotations
@@ -36,12 +43,14 @@ from pydantic_settings import SettingsError
 
 from casemesh.services import SERVICES
 from kit.logs import log
+from kit.rebuild import adopt_generation
 from kit.settings import ServiceSettings, variable_for
-from kit.transport import KafkaSecurityError
+from kit.transport import KafkaSecurityError, kafka_security
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SUPERSEDED = 3
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -74,14 +83,29 @@ def main(service: str) -> int:
     """Runs ``service`` until SIGTERM or SIGINT; returns the process's exit status."""
     prefix = f"casemesh run {service}" if service in SERVICES else "casemesh run"
     try:
-        settings = load_settings(service)
-        return asyncio.run(serve(SERVICES[service].runtime(settings)))
+        return asyncio.run(_run(service))
     except RunError as error:
         print(f"{prefix}: {error}", file=sys.stderr)
         return error.status
     except KafkaSecurityError as error:  # names the settings, never a password
         print(f"{prefix}: invalid settings: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+async def _run(service: str) -> int:
+    settings = await current_settings(service)
+    return await serve(SERVICES[service].runtime(settings))
+
+
+async def current_settings(service: str) -> ServiceSettings:
+    """The service's settings, running its live generation (kit/rebuild.py); a ``RunError`` when
+    they are invalid or the generation records cannot be read."""
+    settings = load_settings(service)
+    kafka_security(settings)  # broker settings that cannot work are refused before the store is asked
+    try:
+        return await adopt_generation(settings)
+    except Exception as exc:
+        raise RunError(f"could not read its generation: {describe_error(exc)}", EXIT_FAILED) from None
 
 
 def load_settings(service: str) -> ServiceSettings:
@@ -150,7 +174,8 @@ async def serve(
     """Starts ``service``, waits for one of ``signals``, then stops it within its graceful timeout.
 
     A signal during the start cancels the start, then stops what was started. A start that fails
-    raises ``RunError`` (exit 1) once what was started is closed.
+    raises ``RunError`` (exit 1) once what was started is closed. A service whose ``superseded``
+    event is set while it runs is stopped the same way, and the exit status is 3.
     """
     loop = asyncio.get_running_loop()
     settings = service.settings
@@ -179,8 +204,17 @@ async def serve(
             raise RunError(f"could not start: {describe_error(failure)}", EXIT_FAILED)
         if not received:
             log("running", service=name, consumer_group=settings.consumer_group)
-        await waiting
-        return await _stop(service, received[0], stop_margin_s)
+        ended = [waiting]
+        superseded = getattr(service, "superseded", None)
+        if isinstance(superseded, asyncio.Event):
+            ended.append(asyncio.create_task(superseded.wait(), name=f"superseded-{name}"))
+        await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        for task in ended:
+            task.cancel()
+        if received:
+            return await _stop(service, received[0], stop_margin_s)
+        status = await _stop(service, "superseded", stop_margin_s)
+        return EXIT_SUPERSEDED if status == EXIT_OK else status
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)

@@ -1,4 +1,4 @@
-"""The five services by name: their settings and how to make each one's runtime.
+"""The six services by name: their settings and how to make each one's runtime.
 
 ``casemesh run NAME`` and the demo's mesh host both start services from here, so a service runs
 the same way in a container, on a host and inside the demo.
@@ -43,5 +43,6 @@ SERVICES: dict[str, ServiceEntry] = {
         ServiceEntry("notifications", "NotificationsSettings"),
         ServiceEntry("complaints", "ComplaintsSettings"),
         ServiceEntry("contacts", "ContactsSettings"),
+        ServiceEntry("casework", "CaseworkSettings"),
     )
 }

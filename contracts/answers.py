@@ -244,6 +244,51 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "suppressed": (),
     },
+    # casework (issue 17)
+    "ClaimTask": {
+        "accepted": ("TaskClaimed",),
+        "codes": ("CLAIMED_BY_ANOTHER", "NOT_ASSIGNABLE", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "ReleaseTask": {
+        "accepted": ("TaskReleased",),
+        "codes": ("NOT_CLAIMED", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "CompleteTask": {
+        "accepted": ("TaskCompleted",),
+        "codes": ("NOT_CLAIMED", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "ReassignTask": {
+        "accepted": ("TaskReassigned",),
+        "codes": ("TASK_CLOSED", "TEAM_LEADER_REQUIRED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "AddTaskNote": {
+        "accepted": ("TaskNoteAdded",),
+        "codes": ("DUPLICATE_NOTE", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "PauseTask": {
+        "accepted": ("TaskPaused",),
+        "codes": ("ALREADY_PAUSED", "NOT_ASSIGNABLE", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "ResumeTask": {
+        "accepted": ("TaskResumed",),
+        "codes": ("NOT_PAUSED", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "suppressed": (),
+    },
+    "CheckTaskSla": {"accepted": ("TaskSlaWarned", "TaskSlaBreached"), "codes": (), "suppressed": ()},
+    "ArrangeLeaveCover": {
+        "accepted": ("LeaveCoverArranged",),
+        "codes": ("DUPLICATE_COVER", "INVALID_PERIOD", "SAME_OFFICER", "TEAM_LEADER_REQUIRED"),
+        "suppressed": (),
+    },
+    "StartLeaveCover": {"accepted": ("LeaveCoverStarted",), "codes": ("UNKNOWN_COVER",), "suppressed": ()},
+    "EndLeaveCover": {"accepted": ("LeaveCoverEnded",), "codes": ("UNKNOWN_COVER",), "suppressed": ()},
+    "CoverCustomerTasks": {"accepted": ("TaskReassigned",), "codes": (), "suppressed": ()},
     # approvals
     "CloseApprovalSubject": {
         "accepted": ("ApprovalSubjectClosed", "ApprovalWithdrawn"),

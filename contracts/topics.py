@@ -3,7 +3,8 @@
 Keying: **every message is keyed by its envelope's ``csid``** (the Kafka record key is the CSID
 as UTF-8 bytes), so all of one customer's messages land on one partition and stay in order.
 
-Per service (``referrals``, ``approvals``, ``notifications``, ``complaints``, ``contacts``):
+Per service (``referrals``, ``approvals``, ``notifications``, ``complaints``, ``contacts``,
+``casework``):
 
 * ``casemesh.<svc>.commands.v1`` — requests into the service; anyone may write (``writer="any"``).
 * ``casemesh.<svc>.events.v1`` — facts the service publishes, including its ``…Rejected``
@@ -34,7 +35,7 @@ from contracts.catalogue import COMMANDS, EVENTS, channels, customers, rejection
 from contracts.envelope import Envelope
 from contracts.errors import UnknownMessageType
 
-SERVICES: tuple[str, ...] = ("referrals", "approvals", "notifications", "complaints", "contacts")
+SERVICES: tuple[str, ...] = ("referrals", "approvals", "notifications", "complaints", "contacts", "casework")
 #: Writers that are not Casemesh services.
 UPSTREAM = "upstream"
 CHANNELS = "channels"
@@ -304,6 +305,16 @@ READS: Mapping[str, tuple[str, ...]] = {
         events_topic("referrals"),
         events_topic("complaints"),
     ),
+    # Issue 17: every "someone must act" fact and every line of a customer's timeline comes from
+    # the other services' events; officers' actions and casework's own timers from its commands.
+    "casework": (
+        commands_topic("casework"),
+        events_topic("referrals"),
+        events_topic("approvals"),
+        events_topic("notifications"),
+        events_topic("complaints"),
+        events_topic("contacts"),
+    ),
 }
 
 #: Command topics each service writes to (requests to other services, or its own timers).
@@ -313,6 +324,7 @@ SENDS_COMMANDS: Mapping[str, tuple[str, ...]] = {
     "notifications": (commands_topic("notifications"),),
     "complaints": (commands_topic("notifications"),),
     "contacts": (commands_topic("notifications"),),
+    "casework": (commands_topic("casework"),),
 }
 
 #: Messages each service sends on other topics' command channels (for AsyncAPI ``send`` operations).
@@ -328,6 +340,7 @@ SENDS_MESSAGES: Mapping[str, tuple[str, ...]] = {
     "notifications": ("RetryDelivery",),
     "complaints": ("SendLetter",),
     "contacts": ("SendEmail",),
+    "casework": ("CheckTaskSla", "StartLeaveCover", "EndLeaveCover", "CoverCustomerTasks"),
 }
 
 

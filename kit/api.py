@@ -10,6 +10,12 @@ and wrapped with :func:`endpoint`, which hands it the verified :class:`~kit.iden
 (its subject is the officer id, its roles and privilege come from the token's claims, never from
 a header the caller sets).
 
+A browser cannot set that header, so under :data:`UI_PREFIX` (a service's server-rendered pages)
+the token may come instead in the HttpOnly :data:`SESSION_COOKIE` the page's login sets; there a
+request without a token that verifies is sent to the login page (``303``), and the login page and
+the static files (:data:`UI_OPEN_PATHS`) are served without one. Elsewhere the cookie is ignored.
+The pages' forms carry a CSRF token, checked by the service on every POST.
+
 Every error is JSON ``{"reason_code": …, "reason": …}`` without personal data. An endpoint
 refuses by raising :class:`ApiError`; the parsing helpers here raise it for malformed input (only
 ASCII digits make a number, a CSID or UUID must match whole, with no trailing newline), so bad
@@ -26,8 +32,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request, cookie_parser
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor, Role
@@ -36,6 +42,16 @@ from kit.logs import log_limited
 
 IDENTITY_SCOPE_KEY = "casemesh.identity"
 """Where :class:`Authenticate` leaves the verified identity in the request's ASGI scope."""
+TOKEN_SCOPE_KEY = "casemesh.token"
+"""Where :class:`Authenticate` leaves the verified token itself (a service publishing an officer's
+command forwards it as the record's identity header)."""
+UI_PREFIX = "/ui"
+"""Paths of a service's pages for browsers, where the bearer token may come in a cookie."""
+UI_LOGIN_PATH = "/ui/login"
+UI_OPEN_PATHS = (UI_LOGIN_PATH, "/ui/static/")
+"""Served without a token: the login page (exactly) and the static files (by prefix)."""
+SESSION_COOKIE = "casemesh_session"
+"""The cookie holding a browser's bearer token, read under :data:`UI_PREFIX` only."""
 ACTOR_HEADER = "x-casemesh-actor"
 """The staff-referencing details of an actor (an ``Actor`` as JSON); it must agree with the token."""
 
@@ -91,19 +107,29 @@ class Authenticate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        try:
-            identity = self.verifier.bearer(Headers(scope=scope).get("authorization"))
-        except Unauthenticated as exc:
-            await unauthenticated(exc.reason)(scope, receive, send)
+        path = str(scope.get("path", ""))
+        ui = path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+        if ui and (path == UI_LOGIN_PATH or path.startswith(UI_OPEN_PATHS[1])):
+            await self.app(scope, receive, send)
             return
-        except Exception:
+        headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        if ui and authorization is None:
+            session = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+            authorization = f"Bearer {session}" if session else None
+        try:
+            identity = self.verifier.bearer(authorization)
+        except Exception as exc:
             # Whatever a hostile token makes the JWT library raise, it does not verify.
-            await unauthenticated("the identity token does not verify")(scope, receive, send)
+            reason = exc.reason if isinstance(exc, Unauthenticated) else "the identity token does not verify"
+            refusal = RedirectResponse(UI_LOGIN_PATH, 303) if ui else unauthenticated(reason)
+            await refusal(scope, receive, send)
             return
         if identity.service is not None:
             await error("FORBIDDEN", "The endpoints serve officers, not services.", 403)(scope, receive, send)
             return
         scope[IDENTITY_SCOPE_KEY] = identity
+        scope[TOKEN_SCOPE_KEY] = str(authorization).partition(" ")[2].strip()
         await self.app(scope, receive, send)
 
 

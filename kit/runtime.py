@@ -22,6 +22,13 @@ parser never reads a header and the decoder never reads the body (``kit.codec`` 
 On shutdown, in order: consumption stops and the records in flight finish and commit (at most
 ``graceful_timeout_s``), the relay publishes what is left in the outbox while the producer is
 still open, then the broker and the store clients close.
+
+Two hooks serve ``casemesh rebuild`` (kit/rebuild.py). A runtime with ``replaying`` set, before its
+start, rebuilds a fresh generation from its topics and publishes nothing: its relay marks outbox
+entries sent without sending them, its dead letters are dropped, its timers, background jobs and
+generation check never start, and each run of records is decided at its records' own time. A
+running runtime checks every ``generation_check_interval_s`` whether a rebuild made another
+generation live, and sets ``superseded`` when one did.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from starlette.routing import BaseRoute
 
 from contracts.envelope import IDENTITY_HEADER
@@ -54,7 +62,6 @@ from contracts.topics import (
     REJECTIONS_TOPIC,
     TOPICS,
     Topic,
-    TopicKind,
     deadletter_topic,
     topics_written_by,
 )
@@ -63,14 +70,17 @@ from kit.http import HttpServer, api_app, health_app
 from kit.identity import ServiceTokens, Verifier
 from kit.instrument import StoreCommandListener, count_kafka_requests
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
+from kit.loops import Periodic
 from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
 from kit.processing import BatchHandler, Clock, DeadLetter, Incoming, Outcome, Processor, Stopping
+from kit.rebuild import CONTROL_COLLECTION, UNAUTHORIZED, Generations, lineage
 from kit.rejections import announcement
 from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import TimerSweeper
+from kit.topic_configs import topic_configs
 from kit.transport import kafka_security
 
 
@@ -137,9 +147,23 @@ def incoming_from(record: Any) -> Incoming:
 LOG_APPEND_TIME = 1
 """A record's ``timestamp_type`` when the broker stamped it on arrival."""
 
-STAMPED_BY_THE_BROKER = {"message.timestamp.type": "LogAppendTime"}
-"""Commands topics' configuration: the broker's time of arrival is when a command's identity token
-is judged (kit/identity.py), and no producer can set it."""
+REPLAY_CLOCK_WINDOW_MS = 1000
+"""How far apart the stamps of records a replay decides at one time may be."""
+
+
+def replay_runs(stamps: Sequence[int], window_ms: int = REPLAY_CLOCK_WINDOW_MS) -> list[tuple[int, int]]:
+    """A batch's records, in order, as runs ``(start, stop)`` whose stamps lie within ``window_ms``
+    of the run's first. A replay decides each run at its latest stamp: a rule's ``now`` is then
+    within ``window_ms`` of when the live service decided it, never before the record arrived."""
+    runs: list[tuple[int, int]] = []
+    first = 0
+    for index in range(1, len(stamps)):
+        if abs(stamps[index] - stamps[first]) > window_ms:
+            runs.append((first, index))
+            first = index
+    if stamps:
+        runs.append((first, len(stamps)))
+    return runs
 
 
 class _Takeover(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -215,6 +239,14 @@ class ServiceRuntime:
         self._background: list[asyncio.Task[None]] = []
         self.observers: list[Callable[[Incoming, Outcome], None]] = []
         """Told of each record once it is committed, with its outcome (the demo's timeline uses it)."""
+        self.replaying = False
+        """Set before the start by kit/rebuild.py: rebuild a fresh generation, publishing nothing."""
+        self.superseded = asyncio.Event()
+        """Set once a rebuild made another generation of this service live (kit/rebuild.py):
+        ``casemesh run`` then stops, for its supervisor to start it on that one."""
+        self._generation_check: Periodic | None = None
+        self._generation_unreadable = False
+        self._replayed_at: datetime | None = None
         self.app = FastStream(
             self.broker,
             on_startup=[self._startup],
@@ -280,11 +312,12 @@ class ServiceRuntime:
         if processor is None:
             await message.nack()
             return None
-        batch = [incoming_from(record) for record in message.raw_message]
+        records = list(message.raw_message)
+        batch = [incoming_from(record) for record in records]
         if not batch:
             return []
         try:
-            outcomes = await processor.process_batch(batch)
+            outcomes = await self._process(processor, records, batch)
         except Stopping:
             await message.nack()
             return None
@@ -303,6 +336,24 @@ class ServiceRuntime:
             log_limited("commit_failed", key=batch[0].topic, error_class=type(exc).__name__)
         self._tell_observers(batch, outcomes)
         return outcomes
+
+    async def _process(
+        self, processor: Processor, records: Sequence[Any], batch: Sequence[Incoming]
+    ) -> list[Outcome]:
+        """The batch's outcomes; a replay decides it run by run, each at its records' time."""
+        if not self.replaying:
+            return await processor.process_batch(batch)
+        stamps = [int(record.timestamp) for record in records]
+        outcomes: list[Outcome] = []
+        for start, stop in replay_runs(stamps):
+            latest = max(stamps[start:stop])
+            self._replayed_at = datetime.fromtimestamp(latest / 1000, UTC) if latest >= 0 else None
+            outcomes += await processor.process_batch(batch[start:stop])
+        return outcomes
+
+    def _replay_clock(self) -> datetime:
+        """A replay's ``now``: the time of the records being decided (kit/rebuild.py)."""
+        return self._replayed_at or self.clock()
 
     def _tell_observers(self, batch: Sequence[Incoming], outcomes: Sequence[Outcome]) -> None:
         for incoming, outcome in zip(batch, outcomes, strict=True):
@@ -341,9 +392,10 @@ class ServiceRuntime:
         for store in self.wiring.stores:
             store.write_chunk = s.store_write_chunk
             await store.ensure_indexes()
+        publish = _discard if self.replaying else self._publish
         self.relay = OutboxRelay(
             self.wiring.stores,
-            self._publish,
+            publish,
             self.metrics,
             s.outbox_interval_s,
             s.outbox_takeover_s,
@@ -353,17 +405,20 @@ class ServiceRuntime:
             settings=s,
             topics=self.consumed,
             handle=self.wiring.handle,
-            dead_letter=self._publish_dead_letter,
+            dead_letter=_drop_dead_letter if self.replaying else self._publish_dead_letter,
             metrics=self.metrics,
-            clock=self.clock,
+            clock=self._replay_clock if self.replaying else self.clock,
             stopping=self.stopping,
             verify=verifier.check,
         )
-        self.timers = TimerSweeper(self.wiring.stores, self._publish, self.clock, s.timer_interval_s)
-        self.timers.start()
+        self.timers = TimerSweeper(self.wiring.stores, publish, self.clock, s.timer_interval_s)
         self.relay.start()
         self.relay.notify()
-        self._background = [asyncio.create_task(job()) for job in self.wiring.background]
+        if not self.replaying:
+            # A replay arms timers for the live generation to fire, and starts no work of its own.
+            self.timers.start()
+            self._background = [asyncio.create_task(job()) for job in self.wiring.background]
+            self._watch_generation()
         timeouts = {"header_timeout_s": s.http_header_timeout_s, "body_timeout_s": s.http_body_timeout_s}
         if s.http_port:
             health = health_app(self.metrics, self.ready)
@@ -375,7 +430,7 @@ class ServiceRuntime:
             endpoints = api_app(self.wiring.routes, self.verifier)
             self.api = HttpServer(endpoints, s.http_host, s.api_port, **timeouts)
             await self.api.start()
-        log("started", service=s.service_name, topics=self.topics)
+        log("started", service=s.service_name, topics=self.topics, replaying=self.replaying)
 
     async def _drain(self) -> None:
         """Before FastStream closes the broker: stop consuming, let the records in flight finish
@@ -392,6 +447,9 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background = []
+        if self._generation_check is not None:
+            await self._generation_check.stop()
+            self._generation_check = None
         if self.timers is not None:
             await self.timers.stop()
         if self.relay is not None:
@@ -439,16 +497,17 @@ class ServiceRuntime:
         return client
 
     async def ensure_topics(self, admin: AIOKafkaAdminClient) -> None:
-        """Creates the service's missing topics with ``topic_partitions`` partitions each."""
+        """Creates the service's missing topics with ``topic_partitions`` partitions each, configured
+        as kit/topic_configs.py says (a topic the registry does not know keeps the broker's defaults)."""
         names = [*self.consumed, self.deadletter_topic, self.rejections_topic, *self.produced]
         for name in dict.fromkeys(names):
-            configs = STAMPED_BY_THE_BROKER if self._is_commands(name) else {}
+            topic = self._registered(name)
+            configs = topic_configs(topic) if topic is not None else {}
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(name, self.topic_partitions, 1, topic_configs=configs)])
 
-    def _is_commands(self, name: str) -> bool:
-        topic = self.consumed.get(name) or TOPICS.get(name.removesuffix(self.settings.topic_suffix))
-        return topic is not None and topic.kind is TopicKind.COMMANDS
+    def _registered(self, name: str) -> Topic | None:
+        return self.consumed.get(name) or TOPICS.get(name.removesuffix(self.settings.topic_suffix))
 
     async def check_copartitioning(self, admin: AIOKafkaAdminClient) -> dict[str, int]:
         """The partition count of each existing input topic; raises ``TopicLayoutError`` when
@@ -470,6 +529,45 @@ class ServiceRuntime:
                 "Give every input topic the same count (topic_partitions)."
             )
         return counts
+
+    # -- generations (kit/rebuild.py)
+
+    def _watch_generation(self) -> None:
+        s = self.settings
+        if self.mongo is None or not s.generation_check_interval_s:
+            return
+        self._generation_check = Periodic(
+            "generation_check", self.check_generation, s.generation_check_interval_s
+        )
+        self._generation_check.start()
+
+    async def check_generation(self) -> bool:
+        """Whether a rebuild made another generation of this service live; sets ``superseded`` then.
+        A store user that may not read the generation records turns the check off (logged once)."""
+        s = self.settings
+        if self.mongo is None or self._generation_unreadable or self.superseded.is_set():
+            return self.superseded.is_set()
+        generations = Generations(self.mongo[s.control_database][CONTROL_COLLECTION])
+        try:
+            live = await generations.newest(lineage(s))
+        except OperationFailure as exc:
+            if exc.code != UNAUTHORIZED:
+                raise
+            log("generation_check_refused", database=s.control_database, level=logging.WARNING)
+            self._generation_unreadable = True
+            return False
+        running = (s.mongodb_database, s.consumer_group)
+        if live is not None and (live.database, live.consumer_group) != running:
+            log(
+                "superseded",
+                service=s.service_name,
+                generation=live.number,
+                database=live.database,
+                consumer_group=live.consumer_group,
+                level=logging.WARNING,
+            )
+            self.superseded.set()
+        return self.superseded.is_set()
 
     # -- producing
 
@@ -499,3 +597,12 @@ class ServiceRuntime:
             log_limited("rejection_announcement_failed", key="build", error_class=type(exc).__name__)
             return
         await self.broker.publish(value, topic=self.rejections_topic, key=key, headers=headers)
+
+
+async def _discard(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+    """A replay's publishing: the live generation published these records already, under the same
+    ids, so the relay only marks them sent."""
+
+
+async def _drop_dead_letter(letter: DeadLetter) -> None:
+    """A replay's dead letters: the live generation published and announced them already."""

@@ -71,8 +71,21 @@ class ServiceSettings(BaseSettings):
         repr=False,
         description="May hold credentials and TLS options (tls=true&tlsCAFile=...); never logged.",
     )
-    mongodb_database: str = Field("", description="Defaults to casemesh_<service>.")
-    consumer_group: str = Field("", description="Defaults to casemesh-<service>.")
+    mongodb_database: str = Field(
+        "", description="Defaults to casemesh_<service>; a rebuild's generation record overrides it."
+    )
+    consumer_group: str = Field(
+        "", description="Defaults to casemesh-<service>; a rebuild's generation record overrides it."
+    )
+    control_database: str = Field(
+        "casemesh_control",
+        description="Where casemesh rebuild records the database and group each service now runs on.",
+    )
+    generation_check_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="How often a running replica checks whether a rebuild replaced it (0: never).",
+    )
     topic_suffix: str = Field("", description="Appended to every topic name (isolates test runs).")
     http_host: str = "127.0.0.1"
     http_port: int = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casemesh.demo.runner import Chapter
 from casemesh.demo.workflows import (
+    casework,
     client_contact,
     complaints_and_compliments,
     customer_management,
@@ -22,4 +23,5 @@ CHAPTERS: list[Chapter] = [
     client_contact.NOTE_CHAPTER,
     client_contact.ATTACHMENT_CHAPTER,
     malformed.CHAPTER,
+    casework.CHAPTER,
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contracts.base import Command, Event, Message
 from contracts.catalogue import (
     approvals,
+    casework,
     channels,
     complaints,
     contacts,
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[type[Command], ...]] = {
     "notifications": notifications.COMMANDS,
     "complaints": complaints.COMMANDS,
     "contacts": contacts.COMMANDS,
+    "casework": casework.COMMANDS,
 }
 
 EVENTS: dict[str, tuple[type[Event], ...]] = {
@@ -32,6 +34,7 @@ EVENTS: dict[str, tuple[type[Event], ...]] = {
     "notifications": notifications.EVENTS,
     "complaints": complaints.EVENTS,
     "contacts": contacts.EVENTS,
+    "casework": casework.EVENTS,
 }
 
 #: Every message class in the catalogue, in a stable order.
@@ -49,6 +52,7 @@ __all__ = [
     "COMMANDS",
     "EVENTS",
     "approvals",
+    "casework",
     "channels",
     "complaints",
     "contacts",

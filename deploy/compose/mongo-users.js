@@ -2,7 +2,7 @@
 // root, when the data volume is new. Each Casemesh service gets its own user (in the admin
 // database), allowed to read and write its own database only; the password comes from the
 // container's environment (CASEMESH_MONGO_PASSWORD_<SERVICE>, development values in the compose file).
-const services = ["referrals", "approvals", "notifications", "complaints", "contacts"];
+const services = ["referrals", "approvals", "notifications", "complaints", "contacts", "casework"];
 const admin = db.getSiblingDB("admin");
 for (const service of services) {
   const variable = `CASEMESH_MONGO_PASSWORD_${service.toUpperCase()}`;

@@ -7,8 +7,9 @@
     python -m deploy.kafka acls
 
 ``tls`` makes a CA and the broker's certificate (once; a second run keeps them) and throws the
-CA's key away; ``setup`` creates every registered topic (``CASEMESH_TOPIC_PARTITIONS`` partitions)
-and the ACL table as the admin super user, waiting for the broker; ``acls`` prints the table.
+CA's key away; ``setup`` creates every registered topic (``CASEMESH_TOPIC_PARTITIONS`` partitions),
+sets each one's configuration (retention, timestamps: kit/topic_configs.py) whether it is new or
+not, and the ACL table, as the admin super user, waiting for the broker; ``acls`` prints the table.
 Passwords come from environment variables named by the options, never from the command line.
 """
 
@@ -21,13 +22,14 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
-from contracts.topics import TOPICS, TopicKind
+from contracts.topics import TOPICS
 from deploy.kafka import acls, tls
-from kit.runtime import STAMPED_BY_THE_BROKER
 from kit.settings import topic_partitions
+from kit.topic_configs import topic_configs
 from kit.transport import ADMIN, KafkaCluster
 
 
@@ -59,11 +61,30 @@ async def _setup_once(cluster: KafkaCluster, partitions: int) -> None:
         await admin.start()
         for name in topics_to_create():
             with contextlib.suppress(TopicAlreadyExistsError):
-                configs = STAMPED_BY_THE_BROKER if TOPICS[name].kind is TopicKind.COMMANDS else {}
-                await admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
+                await admin.create_topics(
+                    [NewTopic(name, partitions, 1, topic_configs=topic_configs(TOPICS[name]))]
+                )
+        await configure_topics(admin, topics_to_create())
         await acls.create_acls(admin)
     finally:
         await admin.close()
+
+
+async def configure_topics(admin: Any, names: list[str]) -> None:
+    """Sets every topic's configuration to kit/topic_configs.py's, created now or long ago: a topic
+    made before its retention was decided (7 days, the broker's default) keeps records from then on.
+    AlterConfigs replaces a topic's whole set, so this is the topic's configuration afterwards."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, topic_configs(TOPICS[n])) for n in names]
+    refused = [
+        f"{name}: {code} {message}"
+        for response in await admin.alter_configs(resources)
+        for code, message, _type, name in response.resources
+        if code
+    ]
+    if refused:
+        raise RuntimeError(f"{len(refused)} topic configurations were refused, e.g. {refused[0]}")
 
 
 async def setup(cluster: KafkaCluster, partitions: int, attempts: int = 60) -> None:

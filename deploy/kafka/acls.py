@@ -47,9 +47,7 @@ from contracts.topics import (
     topics_written_by,
 )
 
-#: The service that arrives soon; its principal exists before its topics are registered.
-CASEWORK = "casework"
-SERVICE_PRINCIPALS: tuple[str, ...] = tuple(dict.fromkeys((*SERVICES, CASEWORK)))
+SERVICE_PRINCIPALS: tuple[str, ...] = SERVICES
 OPERATOR = "operator"
 ADMIN = "admin"
 BROKER = "broker"

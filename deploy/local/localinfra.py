@@ -391,6 +391,8 @@ class LocalInfra:
             "transaction.state.log.min.isr": "1",
             "transaction.state.log.num.partitions": "6",
             "group.initial.rebalance.delay.ms": "0",
+            # For throwaway topics created without configs (the tests', the bench's). A registered
+            # topic carries its own retention (kit/topic_configs.py), which wins over this.
             "log.retention.hours": "24",
             "log.segment.bytes": "16777216",
         }

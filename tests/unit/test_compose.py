@@ -26,13 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-SERVICES = ("referrals", "approvals", "notifications", "complaints", "contacts")
+SERVICES = ("referrals", "approvals", "notifications", "complaints", "contacts", "casework")
 HOST_PORTS = {
     "referrals": 8081,
     "approvals": 8082,
     "notifications": 8083,
     "complaints": 8084,
     "contacts": 8085,
+    "casework": 8086,
 }
 TOPICS = (
     *(
@@ -380,7 +381,7 @@ def test_every_published_port_binds_localhost_only(services: dict[str, dict[str,
 
 
 #: The services with endpoints (issue 16: behind a bearer token, on their own port).
-API_HOST_PORTS = {"referrals": 9081, "approvals": 9082, "contacts": 9085}
+API_HOST_PORTS = {"referrals": 9081, "approvals": 9082, "contacts": 9085, "casework": 9086}
 
 
 def test_the_services_with_endpoints_serve_them_on_their_own_port_with_the_shared_service_secret(

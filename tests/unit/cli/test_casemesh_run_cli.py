@@ -67,7 +67,7 @@ def test_an_unknown_service_exits_2_with_one_line_naming_every_known_service(
     assert err.count("\n") == 1
     assert "unknown service 'billing'" in err
     assert all(name in err for name in SERVICES)
-    assert list(SERVICES) == ["referrals", "approvals", "notifications", "complaints", "contacts"]
+    assert list(SERVICES) == ["referrals", "approvals", "notifications", "complaints", "contacts", "casework"]
 
 
 def test_run_needs_exactly_one_service_name(capsys: pytest.CaptureFixture[str]) -> None:

@@ -95,9 +95,11 @@ def test_a_message_type_defaults_to_its_class_name_and_starts_at_version_1() -> 
 
 
 IMPERATIVE_VERBS = {
-    "Action", "Add", "Assess", "Assign", "Close", "Create", "Edit", "Escalate", "Expire", "Finalise",
-    "Identify", "Issue", "Lock", "Mark", "Recategorise", "Record", "Refer", "Request", "Resolve",
-    "Respond", "Retry", "Schedule", "Send", "Start", "Transfer", "Unlock", "Warm", "Withdraw",
+    "Action", "Add", "Arrange", "Assess", "Assign", "Check", "Claim", "Close", "Complete", "Cover",
+    "Create", "Edit", "End", "Escalate", "Expire", "Finalise", "Identify", "Issue", "Lock", "Mark",
+    "Pause", "Reassign", "Recategorise", "Record", "Refer", "Release", "Request", "Resolve",
+    "Respond", "Resume", "Retry", "Schedule", "Send", "Start", "Transfer", "Unlock", "Warm",
+    "Withdraw",
 }  # fmt: skip
 IRREGULAR_PAST = ("Sent", "Withdrawn", "Fell")  # irregular past tenses in use
 

@@ -33,7 +33,15 @@ from contracts.topics import TOPICS, events_topic, topic_of
 
 NOW = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)
 BEFORE_THE_MEETING = datetime(2025, 3, 11, 9, 0, tzinfo=UTC)
-TIMER_COMMANDS = {"ExpireTransferMonitoring", "EscalateOverdueApproval", "RetryDelivery"}
+TIMER_COMMANDS = {
+    "ExpireTransferMonitoring",
+    "EscalateOverdueApproval",
+    "RetryDelivery",
+    "CheckTaskSla",
+    "StartLeaveCover",
+    "EndLeaveCover",
+    "CoverCustomerTasks",
+}
 
 Step = Message | Callable[[list[Any]], Message]
 
@@ -144,7 +152,38 @@ def contacts() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
     return decide
 
 
+def casework() -> Callable[[Any, Message], tuple[Any, Sequence[Any]]]:
+    """Casework's deciders, a customer's case file holding the task the examples name (a task's id
+    is minted by casework from the fact that opened it, so no upstream fact can make that one)."""
+    import uuid
+
+    from contracts.catalogue.casework import TASK_ID
+    from contracts.catalogue.contacts import MeetingActionTaskCreated
+    from services.casework.domain.state import CaseFile, Facts
+    from services.casework.settings import CaseworkSettings
+    from services.casework.spec import LEAVE_COVERS, decide
+
+    policy = CaseworkSettings().policy()
+
+    def facts(message: Message) -> Facts:
+        return Facts(policy, NOW, uuid.uuid4(), message.MESSAGE_TYPE, "upstream", "123456789")
+
+    action = wire(MeetingActionTaskCreated, owner="EMP10442")
+    opened, _ = decide(None, action, NOW, facts(action))
+    (task,) = opened.tasks.values()
+    example_task = task.model_copy(update={"task_id": UUID(TASK_ID)})
+    case = CaseFile(csid="123456789", tasks={TASK_ID: example_task})
+
+    def run(state: Any, message: Message) -> tuple[Any, Sequence[Any]]:
+        if type(message) in LEAVE_COVERS.rules:
+            return decide(state, message, NOW, facts(message))
+        return decide(state if state is not None else case, message, NOW, facts(message))
+
+    return run
+
+
 DECIDERS = {
+    "casework": casework,
     "referrals": referrals,
     "approvals": approvals,
     "notifications": notifications,
@@ -291,6 +330,15 @@ FLOWS: dict[str, Callable[[], list[Step]]] = {
     },
     "FinaliseComplaint": lambda: [wire(RecordComplaint), wire(RecordIssueOutcome)],
     "RequestWrittenResponse": lambda: [wire(RecordComplaint, level=2)],
+    # casework: the case file already holds the examples' task (see casework())
+    "ClaimTask": list,
+    "ReleaseTask": lambda: [wire_casework("ClaimTask")],
+    "CompleteTask": lambda: [wire_casework("ClaimTask")],
+    "ReassignTask": list,
+    "AddTaskNote": list,
+    "PauseTask": list,
+    "ResumeTask": lambda: [wire_casework("PauseTask")],
+    "ArrangeLeaveCover": list,
     # contacts
     "AssessMeetingRequirement": list,
     "ScheduleMeeting": list,
@@ -307,6 +355,13 @@ def wire_referrals(name: str) -> Message:
     from contracts.catalogue import referrals as r
 
     cls: type[Message] = getattr(r, name)
+    return wire(cls)
+
+
+def wire_casework(name: str) -> Message:
+    from contracts.catalogue import casework as c
+
+    cls: type[Message] = getattr(c, name)
     return wire(cls)
 
 

@@ -28,8 +28,8 @@ from contracts.topics import (
 )
 
 
-def test_the_five_services_are_named() -> None:
-    assert SERVICES == ("referrals", "approvals", "notifications", "complaints", "contacts")
+def test_the_six_services_are_named() -> None:
+    assert SERVICES == ("referrals", "approvals", "notifications", "complaints", "contacts", "casework")
 
 
 def test_each_service_has_a_commands_an_events_and_a_deadletter_topic() -> None:

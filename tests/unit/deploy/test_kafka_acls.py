@@ -14,13 +14,14 @@ from contracts.topics import (
     TOPICS,
     UPSTREAM,
     TopicKind,
+    commands_topic,
     deadletter_topic,
+    events_topic,
     topics_written_by,
 )
 from deploy.kafka.acls import (
     ADMIN,
     ALL_PRINCIPALS,
-    CASEWORK,
     CLIENT_PRINCIPALS,
     OPERATOR,
     SERVICE_PRINCIPALS,
@@ -50,7 +51,7 @@ def may(principal: str, operation: Operation, name: str, resource: ResourceType 
 
 def test_every_service_has_a_principal_and_casework_is_among_them() -> None:
     assert set(SERVICES) <= set(SERVICE_PRINCIPALS)
-    assert CASEWORK in SERVICE_PRINCIPALS
+    assert "casework" in SERVICE_PRINCIPALS
     assert {UPSTREAM, CHANNELS, OPERATOR, ADMIN} <= set(CLIENT_PRINCIPALS)
     assert set(SUPER_USERS) <= set(ALL_PRINCIPALS)
     assert len(ALL_PRINCIPALS) == len(set(ALL_PRINCIPALS))
@@ -146,12 +147,18 @@ def test_channels_write_the_receipts_and_read_the_dispatch_topics() -> None:
     assert may(CHANNELS, Operation.READ, "casemesh-channels-sms", GROUP)
 
 
-def test_casework_has_its_group_and_the_rejections_until_its_topics_are_registered() -> None:
-    if CASEWORK in SERVICES:
-        pytest.skip("casework's topics are registered: the service tests cover it")
-    assert may(CASEWORK, Operation.READ, "casemesh-casework.t0", GROUP)
-    assert may(CASEWORK, Operation.WRITE, REJECTIONS_TOPIC)
-    assert not any(may(CASEWORK, Operation.READ, name) for name in TOPICS)
+def test_casework_reads_every_services_events_and_writes_only_its_own_topics() -> None:
+    read = {name for name in TOPICS if may("casework", Operation.READ, name)}
+    written = {name for name in TOPICS if may("casework", Operation.WRITE, name)}
+    assert read == set(READS["casework"])
+    assert {events_topic(s) for s in SERVICES if s != "casework"} <= read
+    assert written == {
+        commands_topic("casework"),
+        events_topic("casework"),
+        deadletter_topic("casework"),
+        REJECTIONS_TOPIC,
+    }
+    assert may("casework", Operation.READ, "casemesh-casework.t0", GROUP)
 
 
 def test_the_table_prints_one_row_per_binding() -> None:

@@ -1,0 +1,1 @@
+"""Casework's pure rules: the task table, case files (tasks and timeline) and leave cover."""
