@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo = commands.add_parser(
         "demo",
-        help="run the five services in one process through a scripted working day",
-        description="Runs all five services in one process and drives a scripted working day through "
+        help="run the six services in one process through a scripted working day",
+        description="Runs all six services in one process and drives a scripted working day through "
         "every workflow, only through the topics, then shows a timeline per customer and a summary. "
         "With no Kafka configured it needs nothing but Python (in-memory broker and stores).",
     )

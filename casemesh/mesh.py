@@ -1,4 +1,4 @@
-"""All five services in one process, on the embedded default or on real Kafka and MongoDB.
+"""All six services in one process, on the embedded default or on real Kafka and MongoDB.
 
 The host starts every service from the registry (:mod:`casemesh.services`) exactly as
 ``casemesh run`` does, and gives its caller what an upstream system has: a way to publish to a

@@ -277,7 +277,7 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "ResumeTask": {
         "accepted": ("TaskResumed",),
-        "codes": ("NOT_PAUSED", "TASK_CLOSED", "UNKNOWN_TASK"),
+        "codes": ("NOT_ASSIGNABLE", "NOT_PAUSED", "TASK_CLOSED", "UNKNOWN_TASK"),
         "suppressed": (),
     },
     "CheckTaskSla": {"accepted": ("TaskSlaWarned", "TaskSlaBreached"), "codes": (), "suppressed": ()},

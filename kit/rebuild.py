@@ -17,8 +17,10 @@ way, since a service is a function of its input topics.
    group, from the earliest offsets, with ``replaying`` set (kit/runtime.py). The relay marks every
    outbox entry sent without sending it: the live service published those events already, under
    the same ids. Dead letters are dropped. The timer sweeper, background jobs and endpoints never
-   start. Each run of records is decided at the time its records were stamped, not at the
-   rebuild's, so a log keeps the times of its facts.
+   start. Records stamped within ``replay_clock_window_s`` (60 s) of each other are decided
+   together at the latest of their stamps, not at the rebuild's time, so a log keeps the times of
+   its facts to within that window. A smaller window is closer and slower: each run is a batch of
+   its own, and a sparse history has few records per minute.
 3. **Caught up.** The replay stops once the new group's committed offsets reach the end offsets
    read at the start and a later check finds no lag. Then the live group must have committed as
    far: it has stored, so its relay publishes, every event the replay left unpublished. The
@@ -226,9 +228,9 @@ async def current_generation(settings: ServiceSettings) -> Generation:
 async def adopt_generation(settings: S) -> S:
     """The configured settings, running the service's live generation: what ``casemesh run`` starts.
 
-    A store user that may not read ``control_database`` (compose's users may read their own
-    database only) runs the configured generation, with a warning: refusing to start would stop
-    every such deployment, and a rebuild there needs the grant anyway (docs/rebuild.md)."""
+    A store user that may not read ``control_database`` runs the configured generation, with a
+    warning: refusing to start would stop every deployment whose users were made before generations
+    existed, and a rebuild there needs a grant anyway (docs/rebuild.md)."""
     try:
         return adopted(settings, await current_generation(settings))
     except OperationFailure as exc:
@@ -443,7 +445,7 @@ async def rebuild(
             def waiting(left: int) -> None:
                 group = live.consumer_group
                 reporter.say(
-                    f"{generation.service}: the live consumer group {group} has stored all it replayed"
+                    f"{generation.service}: the live consumer group {group} has stored everything replayed"
                     if left == 0
                     else f"{generation.service}: waiting for the live consumer group {group} to store "
                     f"{left} more records (their events are its to publish)",

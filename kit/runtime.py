@@ -26,9 +26,9 @@ still open, then the broker and the store clients close.
 Two hooks serve ``casemesh rebuild`` (kit/rebuild.py). A runtime with ``replaying`` set, before its
 start, rebuilds a fresh generation from its topics and publishes nothing: its relay marks outbox
 entries sent without sending them, its dead letters are dropped, its timers, background jobs and
-generation check never start, and each run of records is decided at its records' own time. A
-running runtime checks every ``generation_check_interval_s`` whether a rebuild made another
-generation live, and sets ``superseded`` when one did.
+generation check never start, and records are decided at their own stamps' time (to within
+``replay_clock_window_s``). A running runtime checks every ``generation_check_interval_s`` whether
+a rebuild made another generation live, and sets ``superseded`` when one did.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from kit.errors import TopicLayoutError
 from kit.http import HttpServer, api_app, health_app
 from kit.identity import ServiceTokens, Verifier
 from kit.instrument import StoreCommandListener, count_kafka_requests
+from kit.lag import LAG_INTERVAL_S, ConsumerLag
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.loops import Periodic
 from kit.memory import is_memory_url, memory_database
@@ -147,11 +148,8 @@ def incoming_from(record: Any) -> Incoming:
 LOG_APPEND_TIME = 1
 """A record's ``timestamp_type`` when the broker stamped it on arrival."""
 
-REPLAY_CLOCK_WINDOW_MS = 1000
-"""How far apart the stamps of records a replay decides at one time may be."""
 
-
-def replay_runs(stamps: Sequence[int], window_ms: int = REPLAY_CLOCK_WINDOW_MS) -> list[tuple[int, int]]:
+def replay_runs(stamps: Sequence[int], window_ms: int) -> list[tuple[int, int]]:
     """A batch's records, in order, as runs ``(start, stop)`` whose stamps lie within ``window_ms``
     of the run's first. A replay decides each run at its latest stamp: a rule's ``now`` is then
     within ``window_ms`` of when the live service decided it, never before the record arrived."""
@@ -245,6 +243,7 @@ class ServiceRuntime:
         """Set once a rebuild made another generation of this service live (kit/rebuild.py):
         ``casemesh run`` then stops, for its supervisor to start it on that one."""
         self._generation_check: Periodic | None = None
+        self.lag: ConsumerLag | None = None
         self._generation_unreadable = False
         self._replayed_at: datetime | None = None
         self.app = FastStream(
@@ -278,7 +277,9 @@ class ServiceRuntime:
             await self.consume(message)
 
         consume.__name__ = f"on_{self.settings.service_name}_input"
-        self.broker.subscriber(*self.topics, **self.subscription)(consume)
+        subscriber = self.broker.subscriber(*self.topics, **self.subscription)
+        subscriber(consume)
+        self.lag = ConsumerLag(self.metrics.registry, subscriber, self.settings.topic_suffix)
 
     # -- wiring for app.py
 
@@ -344,8 +345,9 @@ class ServiceRuntime:
         if not self.replaying:
             return await processor.process_batch(batch)
         stamps = [int(record.timestamp) for record in records]
+        window_ms = int(self.settings.replay_clock_window_s * 1000)
         outcomes: list[Outcome] = []
-        for start, stop in replay_runs(stamps):
+        for start, stop in replay_runs(stamps, window_ms):
             latest = max(stamps[start:stop])
             self._replayed_at = datetime.fromtimestamp(latest / 1000, UTC) if latest >= 0 else None
             outcomes += await processor.process_batch(batch[start:stop])
@@ -417,7 +419,10 @@ class ServiceRuntime:
         if not self.replaying:
             # A replay arms timers for the live generation to fire, and starts no work of its own.
             self.timers.start()
-            self._background = [asyncio.create_task(job()) for job in self.wiring.background]
+            jobs = list(self.wiring.background)
+            if self.lag is not None:
+                jobs.append(Periodic("consumer_lag", self.lag.refresh, LAG_INTERVAL_S).run)
+            self._background = [asyncio.create_task(job()) for job in jobs]
             self._watch_generation()
         timeouts = {"header_timeout_s": s.http_header_timeout_s, "body_timeout_s": s.http_body_timeout_s}
         if s.http_port:

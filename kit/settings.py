@@ -81,6 +81,15 @@ class ServiceSettings(BaseSettings):
         "casemesh_control",
         description="Where casemesh rebuild records the database and group each service now runs on.",
     )
+    replay_clock_window_s: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "A rebuild decides records stamped this close together at one time, their latest stamp: "
+            "larger is faster on a sparse history, smaller keeps rules' times closer to the live ones."
+        ),
+    )
     generation_check_interval_s: float = Field(
         30.0,
         ge=0,

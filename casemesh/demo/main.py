@@ -85,7 +85,7 @@ async def run_demo(
 ) -> Report:
     """Runs the working day on ``config``'s mesh and returns what was seen."""
     timings = dict(timings or {})
-    status = console.status("starting the five services…") if console is not None else None
+    status = console.status("starting the six services…") if console is not None else None
     if status is not None:
         status.start()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -12,6 +14,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from casemesh.demo.driver import Decision, Seen, Step, StoryResult
+from casemesh.demo.runner import WORKING_DAY_ZONE
 
 STYLE = {
     Decision.ACCEPTED: ("✔", "green"),
@@ -103,6 +106,59 @@ def timeline(story: StoryResult) -> Panel:
     return Panel(Group(tree, outcome), title=story.name, title_align="left", border_style="blue")
 
 
+def _local(at: object) -> str:
+    """An ISO time as the officers read it: their day and time in Hobart."""
+    when = datetime.fromisoformat(str(at)).astimezone(ZoneInfo(WORKING_DAY_ZONE))
+    return when.strftime("%a %d %b %Y %H:%M")
+
+
+def _assignee(assignee: dict[str, Any] | None) -> str:
+    parts = [(assignee or {}).get(k) for k in ("officer_id", "team", "role")]
+    return " / ".join(str(p).replace("_", " ").lower() if p == parts[2] else str(p) for p in parts if p)
+
+
+def work_lists(story: StoryResult) -> Table:
+    """The open tasks in each officer's, team's and role's work list at the end of the day."""
+    table = Table(title="Work lists at the end of the day", title_justify="left", expand=True)
+    table.add_column("Work list", no_wrap=True)
+    table.add_column("Customer", no_wrap=True)
+    table.add_column("Task (waits for)", ratio=3)
+    table.add_column("Due", no_wrap=True)
+    table.add_column("SLA", ratio=2)
+    for name, tasks in story.facts.get("work_lists", {}).items():
+        kind, _, who = str(name).partition(" ")
+        shown = f"{kind} {who.replace('_', ' ').lower()}" if kind == "role" else str(name)
+        for number, task in enumerate(tasks):
+            if task.get("breached"):
+                sla = Text(f"breached → {_assignee(task.get('escalated_to'))}", style="bold red")
+            elif task.get("overdue"):
+                sla = Text("overdue", style="yellow")
+            else:
+                sla = Text("on time", style="green")
+            what = Text(str(task.get("title")))
+            what.append(f" ({_assignee(task.get('assignee'))})", style="dim")
+            table.add_row(
+                shown if number == 0 else "", task.get("csid"), what, _local(task.get("due_at")), sla
+            )
+    return table
+
+
+def case_timeline(story: StoryResult) -> Table:
+    """One customer's timeline as casework keeps it: every service's facts, in plain words."""
+    told = story.facts.get("timeline", {})
+    table = Table(title=f"Timeline of customer {told.get('csid')}", title_justify="left", expand=True)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Service", style="cyan", no_wrap=True)
+    table.add_column("What", ratio=3)
+    table.add_column("Who", ratio=2)
+    for line in told.get("lines", []):
+        what = Text(str(line.get("words")), style="bold")
+        if line.get("outcome"):
+            what.append(f": {line['outcome']}", style="")
+        table.add_row(_local(line.get("at")), line.get("service"), what, line.get("who") or "")
+    return table
+
+
 def summary(report: Report) -> Table:
     table = Table(title=f"Casemesh demo — {report.mode}", title_justify="left", expand=True)
     table.add_column("Workflow", ratio=3)
@@ -129,6 +185,10 @@ def summary(report: Report) -> Table:
 def render(report: Report, console: Console) -> None:
     for story in report.stories:
         console.print(timeline(story))
+        if "work_lists" in story.facts:
+            console.print(work_lists(story))
+        if "timeline" in story.facts:
+            console.print(case_timeline(story))
     console.print(summary(report))
     console.print("[dim]✔ accepted  ✖ refused (a …Rejected event with a reason code)  ☠ dead-lettered[/dim]")
     timings = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in report.timings.items())

@@ -15,6 +15,8 @@ Workflow = Callable[[Mesh], Awaitable[StoryResult]]
 
 #: Monday 23 November 2026, 09:00 in Hobart (AEDT, UTC+11): a working day.
 WORKING_DAY = datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
+#: Where the working day is: the report shows times as the officers there read them.
+WORKING_DAY_ZONE = "Australia/Hobart"
 
 
 @dataclass(frozen=True)

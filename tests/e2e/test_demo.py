@@ -17,6 +17,7 @@ from typing import Any
 from casemesh.demo.main import mesh_config, run_demo
 from tests.conftest import Infra
 
+CASEWORK_STORY = "Casework: work lists, a reassignment and a breached SLA"
 #: Story → (outcome, each message's decision with its reason code where it was refused or dead-lettered).
 EXPECTED: dict[str, tuple[str, list[str]]] = {
     "PS referral to transfer out": ("transferred out of PS", ["accepted"] * 9),
@@ -47,7 +48,33 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
         ["refused ATTACHMENT_TYPE_NOT_ALLOWED"],
     ),
     "Malformed message sent to dead letters": ("dead-lettered: not_json", ["dead-lettered not_json"]),
+    CASEWORK_STORY: (
+        "11 tasks from the day's stories, 1 reassigned; "
+        "SLA breached, escalated to the Mainstream 9 Team Leader",
+        ["accepted"],
+    ),
 }
+
+
+def assert_casework_ends_the_day(report: dict[str, Any]) -> None:
+    """Casework's story: tasks the day's other stories created, one reassigned by a Team Leader, one
+    SLA breach escalated to a Team Leader, and one customer's timeline across services."""
+    story = next(s for s in report["stories"] if s["name"] == CASEWORK_STORY)
+    facts = story["facts"]
+    others = {s["csid"] for s in report["stories"] if s["name"] != CASEWORK_STORY}
+    assert len(facts["tasks_opened"]) > 1
+    assert set(facts["tasks_opened"]) <= others
+    assert [r["by"] for r in facts["reassigned"]] == ["TEAM_LEADER"]
+    breach = facts["breached"]
+    assert breach["escalated_to"]["role"] == "TEAM_LEADER"
+    escalated = [t for tasks in facts["work_lists"].values() for t in tasks if t["breached"]]
+    assert escalated and all(
+        t["escalated_to"] == {"team": "Mainstream 9", "role": "TEAM_LEADER"} for t in escalated
+    )
+    assert "role TEAM_LEADER" in facts["work_lists"]
+    lines = facts["timeline"]["lines"]
+    assert len({line["service"] for line in lines} - {"casework"}) >= 2
+    assert {"Task opened", "Task reassigned", "Task SLA breached"} <= {line["words"] for line in lines}
 
 
 def decisions(story: dict[str, Any]) -> list[str]:
@@ -64,6 +91,7 @@ def assert_told_as_scripted(report: dict[str, Any]) -> None:
         assert (stories[name]["outcome"], decisions(stories[name])) == (outcome, expected), name
     assert report["ok"] is True
     assert report["totals"]["no answer"] == 0
+    assert_casework_ends_the_day(report)
 
 
 async def test_the_demo_tells_the_working_day_on_the_embedded_default() -> None:

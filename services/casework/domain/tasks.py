@@ -320,6 +320,10 @@ def pause(case: CaseFile, message: PauseTask, now: datetime, facts: Facts) -> De
 def resume(case: CaseFile, message: ResumeTask, now: datetime, facts: Facts) -> Decision:
     """The clock runs again: the due and warning times move by the time it stood still."""
     task = _task(case, message.task_id)
+    if not _may_work(task, message.actor):
+        raise Refused(
+            Code.NOT_ASSIGNABLE, "The task is in another officer's or role's queue.", task_id=task.task_id
+        )
     if task.paused_at is None:
         raise Refused(Code.NOT_PAUSED, "The task's clock is running.", task_id=task.task_id)
     stood = max(facts.at - task.paused_at, timedelta(0))

@@ -33,7 +33,7 @@ def sla_in_words(sla: timedelta) -> str:
     return f"SLA {days} day" if days == 1 else f"SLA {days} days"
 
 
-def test_the_doc_s_task_table_has_one_row_per_row_of_the_code_s_with_its_kind() -> None:
+def test_the_docs_task_table_has_one_row_per_row_of_the_code_with_its_kind() -> None:
     rows = table()
 
     assert set(rows) == {cls.MESSAGE_TYPE for cls in TASKS}
@@ -41,7 +41,7 @@ def test_the_doc_s_task_table_has_one_row_per_row_of_the_code_s_with_its_kind() 
         assert _NAME.findall(rows[cls.MESSAGE_TYPE][1]) == [row.kind.value], cls.MESSAGE_TYPE
 
 
-def test_the_doc_s_task_table_gives_the_default_sla_of_each_row_without_a_due_time_of_its_own() -> None:
+def test_the_docs_task_table_gives_the_default_sla_of_each_row_without_a_due_time_of_its_own() -> None:
     rows = table()
 
     for cls, row in TASKS.items():
@@ -52,7 +52,7 @@ def test_the_doc_s_task_table_gives_the_default_sla_of_each_row_without_a_due_ti
             assert "SLA" not in due, f"{cls.MESSAGE_TYPE} names its own due time"
 
 
-def test_the_doc_s_task_table_names_every_closer_and_reroute_on_the_row_of_the_kind_it_closes() -> None:
+def test_the_docs_task_table_names_every_closer_and_reroute_on_the_row_of_the_kind_it_closes() -> None:
     closed_by = {_NAME.findall(cells[1])[0]: cells[4] for cells in table().values()}
 
     for cls, closers in CLOSERS.items():

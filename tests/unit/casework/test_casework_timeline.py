@@ -138,7 +138,7 @@ def test_facts_with_codes_say_them_in_words() -> None:
     assert lines(run.case)[2][:2] == ("Issue finalised", "customer does not agree")
 
 
-def test_casework_s_own_facts_join_the_timeline_with_who_acted() -> None:
+def test_the_task_events_casework_publishes_join_the_timeline_with_who_acted() -> None:
     run = Run()
     run(fact(notifications.NotificationDeliveryAbandoned))
     task_id = run.task.task_id
@@ -178,7 +178,7 @@ def test_a_note_adds_a_line_that_says_who_added_it_but_never_its_text() -> None:
     assert SECRET not in said(run.case)
 
 
-def test_a_dispute_s_summary_and_an_officer_s_feedback_stay_out_of_the_timeline() -> None:
+def test_a_dispute_summary_and_an_officers_feedback_stay_out_of_the_timeline() -> None:
     run = Run()
 
     run(fact(referrals.OwnershipDisputeEscalated, summary=SECRET))
@@ -193,7 +193,7 @@ def test_a_dispute_s_summary_and_an_officer_s_feedback_stay_out_of_the_timeline(
     ]
 
 
-def test_a_leave_cover_s_move_says_who_covers_and_is_done_by_casemesh() -> None:
+def test_a_leave_cover_move_says_who_covers_and_is_done_by_casemesh() -> None:
     run = Run()
     cover = ActiveCover(
         cover_id=an_id("cover"), officer_id=SAM.officer_id, cover_officer_id="EMP10777", reason=SECRET
@@ -221,7 +221,7 @@ def test_a_leave_cover_s_move_says_who_covers_and_is_done_by_casemesh() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_summary_follows_the_customer_s_owner_lock_and_ps_status() -> None:
+def test_the_summary_follows_the_customers_owner_lock_and_ps_status() -> None:
     run = Run()
 
     run(fact(referrals.CustomerOwnershipAssigned, owner_area="PERSONALISED_SERVICES"))

@@ -129,11 +129,18 @@ def test_a_partition_whose_first_records_are_gone_makes_the_history_incomplete()
     assert truncated({A0: 0, A1: 12, B0: 3}) == [A1, B0]
 
 
-def test_a_replay_decides_records_stamped_within_a_second_of_each_other_at_one_time() -> None:
-    assert replay_runs([]) == []
-    assert replay_runs([1_000, 1_400, 2_000, 2_001, 9_000]) == [(0, 3), (3, 4), (4, 5)]
+def test_a_replay_decides_records_stamped_within_its_window_of_each_other_at_one_time() -> None:
+    assert replay_runs([], 1000) == []
+    assert replay_runs([1_000, 1_400, 2_000, 2_001, 9_000], 1000) == [(0, 3), (3, 4), (4, 5)]
     # A batch holds partitions one after another: a step back in time starts a run too.
-    assert replay_runs([5_000, 5_500, 1_000, 1_200], window_ms=1000) == [(0, 2), (2, 4)]
+    assert replay_runs([5_000, 5_500, 1_000, 1_200], 1000) == [(0, 2), (2, 4)]
+    assert replay_runs([5_000, 5_500, 1_000, 1_200], 60_000) == [(0, 4)]
+    assert replay_runs([7, 7, 8], 0) == [(0, 2), (2, 3)]
+
+
+def test_a_replay_decides_the_records_of_a_minute_at_one_time_unless_told_otherwise() -> None:
+    assert ServiceSettings(service_name="tally").replay_clock_window_s == 60
+    assert ServiceSettings(service_name="tally", replay_clock_window_s=0).replay_clock_window_s == 0
 
 
 def test_the_outcome_names_the_database_to_drop() -> None:
