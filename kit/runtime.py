@@ -36,12 +36,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
@@ -145,6 +146,9 @@ def incoming_from(record: Any) -> Incoming:
     )
 
 
+REPLAY_RELEASE_INTERVAL_S = 0.2
+"""How often a replay looks again at records it holds for order (kit/rebuild.py)."""
+
 LOG_APPEND_TIME = 1
 """A record's ``timestamp_type`` when the broker stamped it on arrival."""
 
@@ -162,6 +166,30 @@ def replay_runs(stamps: Sequence[int], window_ms: int) -> list[tuple[int, int]]:
     if stamps:
         runs.append((first, len(stamps)))
     return runs
+
+
+async def in_order(held: dict[TopicPartition, deque[Any]], consumer: Any, limit: int) -> list[Any]:
+    """Up to ``limit`` of the ``held`` records, earliest first (by record timestamp, each partition
+    in its own order), while every partition ``consumer`` is assigned either holds a later record
+    or has given all it has (its position at its high watermark): none can still give an earlier
+    one. What is returned is taken out of ``held``."""
+
+    async def drained(tp: TopicPartition) -> bool:
+        high = consumer.highwater(tp)
+        return high is not None and int(await consumer.position(tp)) >= int(high)
+
+    assigned = set(consumer.assignment())
+    quiet = {tp for tp in assigned if not held.get(tp) and await drained(tp)}
+    released: list[Any] = []
+    while len(released) < limit:
+        heads = [(queue[0].timestamp, tp) for tp, queue in held.items() if queue]
+        if not heads or any(not held.get(tp) and tp not in quiet for tp in assigned):
+            break
+        _, first = min(heads)
+        released.append(held[first].popleft())
+        if not held[first] and await drained(first):
+            quiet.add(first)
+    return released
 
 
 class _Takeover(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -246,6 +274,8 @@ class ServiceRuntime:
         self.lag: ConsumerLag | None = None
         self._generation_unreadable = False
         self._replayed_at: datetime | None = None
+        self._held: dict[TopicPartition, deque[Any]] = {}
+        self._releasing = asyncio.Lock()
         self.app = FastStream(
             self.broker,
             on_startup=[self._startup],
@@ -314,6 +344,10 @@ class ServiceRuntime:
             await message.nack()
             return None
         records = list(message.raw_message)
+        if self.replaying:
+            for record in records:
+                self._held.setdefault(TopicPartition(record.topic, record.partition), deque()).append(record)
+            return await self.release_held()
         batch = [incoming_from(record) for record in records]
         if not batch:
             return []
@@ -352,6 +386,35 @@ class ServiceRuntime:
             self._replayed_at = datetime.fromtimestamp(latest / 1000, UTC) if latest >= 0 else None
             outcomes += await processor.process_batch(batch[start:stop])
         return outcomes
+
+    async def release_held(self) -> list[Outcome]:
+        """A replay decides its records in the order they happened across all its input topics, as
+        the live service met them (an officer's command after the fact that opened its task): a
+        record is held until no assigned partition can still give an earlier one, then decided,
+        and the offsets of what was decided committed. Returns the outcomes of what it released."""
+        consumer = next((c for c in self._consumers() if c is not None), None)
+        processor = self.processor
+        if consumer is None or processor is None:
+            return []
+        async with self._releasing:
+            ready = await in_order(self._held, consumer, self.settings.batch_size)
+            if not ready:
+                return []
+            outcomes = await self._process(processor, ready, [incoming_from(r) for r in ready])
+            offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in ready}
+            await consumer.commit(offsets)
+        if self.relay is not None:
+            self.relay.notify()
+        return outcomes
+
+    def _consumers(self) -> list[Any]:
+        """The Kafka consumers of the service's subscribers (one, however it was wired)."""
+        return [getattr(subscriber, "consumer", None) for subscriber in self.broker.subscribers]
+
+    @property
+    def held(self) -> int:
+        """Records a replay holds until it may decide them in order."""
+        return sum(len(queue) for queue in self._held.values())
 
     def _replay_clock(self) -> datetime:
         """A replay's ``now``: the time of the records being decided (kit/rebuild.py)."""
@@ -416,7 +479,11 @@ class ServiceRuntime:
         self.timers = TimerSweeper(self.wiring.stores, publish, self.clock, s.timer_interval_s)
         self.relay.start()
         self.relay.notify()
-        if not self.replaying:
+        if self.replaying:
+            # Records held for order are released once the partitions ahead of them are drained.
+            release = Periodic("replay_release", self.release_held, REPLAY_RELEASE_INTERVAL_S)
+            self._background = [asyncio.create_task(release.run())]
+        else:
             # A replay arms timers for the live generation to fire, and starts no work of its own.
             self.timers.start()
             jobs = list(self.wiring.background)
