@@ -298,13 +298,19 @@ def add_note(case: CaseFile, message: AddTaskNote, now: datetime, facts: Facts) 
     return _said(case.with_task(noted), outputs, facts), outputs
 
 
-def pause(case: CaseFile, message: PauseTask, now: datetime, facts: Facts) -> Decision:
-    """The customer is awaited: the SLA clock stops, and the armed timers will find it stopped."""
-    task = _task(case, message.task_id)
-    if not _may_work(task, message.actor):
+def _in_queue_of(case: CaseFile, task_id: uuid.UUID, actor: Actor) -> Task:
+    """The open task, refused unless ``actor`` may work it (its officer, its role, a Team Leader)."""
+    task = _task(case, task_id)
+    if not _may_work(task, actor):
         raise Refused(
             Code.NOT_ASSIGNABLE, "The task is in another officer's or role's queue.", task_id=task.task_id
         )
+    return task
+
+
+def pause(case: CaseFile, message: PauseTask, now: datetime, facts: Facts) -> Decision:
+    """The customer is awaited: the SLA clock stops, and the armed timers will find it stopped."""
+    task = _in_queue_of(case, message.task_id, message.actor)
     if task.is_paused:
         raise Refused(Code.ALREADY_PAUSED, "The task's clock is already stopped.", task_id=task.task_id)
     paused = task.with_history(
@@ -319,11 +325,7 @@ def pause(case: CaseFile, message: PauseTask, now: datetime, facts: Facts) -> De
 
 def resume(case: CaseFile, message: ResumeTask, now: datetime, facts: Facts) -> Decision:
     """The clock runs again: the due and warning times move by the time it stood still."""
-    task = _task(case, message.task_id)
-    if not _may_work(task, message.actor):
-        raise Refused(
-            Code.NOT_ASSIGNABLE, "The task is in another officer's or role's queue.", task_id=task.task_id
-        )
+    task = _in_queue_of(case, message.task_id, message.actor)
     if task.paused_at is None:
         raise Refused(Code.NOT_PAUSED, "The task's clock is running.", task_id=task.task_id)
     stood = max(facts.at - task.paused_at, timedelta(0))

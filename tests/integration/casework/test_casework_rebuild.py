@@ -3,7 +3,6 @@ the topics casework reads equal the live ones (issue 17), through the real broke
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from services.casework.settings import CaseworkSettings
 from services.casework.spec import SPEC
 from tests.conftest import Infra
 from tests.integration.casework.support import OFFICER, feedback_for
-from tests.integration.kit.test_rebuild import Rebuilds
+from tests.integration.kit.test_rebuild import Rebuilds, rebuilds_on
 from tests.support import envelope, wait_for
 
 CSID = "400000401"
@@ -37,16 +36,8 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def mesh(infra: Infra) -> AsyncIterator[Rebuilds]:
-    m = Rebuilds(infra)
-    try:
+    async with rebuilds_on(infra) as m:
         yield m
-    finally:
-        await m.close()
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
-        for name in [*m.databases, *(f"{d}_g2" for d in m.databases), m.control_database]:
-            with contextlib.suppress(Exception):
-                await client.drop_database(name)
-        await client.close()
 
 
 async def view(client: AsyncMongoClient[dict[str, Any]], database: str) -> dict[str, Any]:

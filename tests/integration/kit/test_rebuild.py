@@ -79,8 +79,10 @@ class Rebuilds(Mesh):
             await admin.close()
 
 
-@pytest.fixture
-async def mesh(infra: Infra) -> AsyncIterator[Rebuilds]:
+@contextlib.asynccontextmanager
+async def rebuilds_on(infra: Infra) -> AsyncIterator[Rebuilds]:
+    """A mesh for rebuild tests; its databases, their next generations and its control database
+    are dropped afterwards."""
     m = Rebuilds(infra)
     try:
         yield m
@@ -91,6 +93,12 @@ async def mesh(infra: Infra) -> AsyncIterator[Rebuilds]:
             with contextlib.suppress(Exception):
                 await client.drop_database(name)
         await client.close()
+
+
+@pytest.fixture
+async def mesh(infra: Infra) -> AsyncIterator[Rebuilds]:
+    async with rebuilds_on(infra) as m:
+        yield m
 
 
 async def read_model(mongo: AsyncMongoClient[dict[str, Any]], database: str) -> dict[str, dict[str, Any]]:
