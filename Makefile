@@ -4,29 +4,35 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo demo-local test unit lint browser-install infra-install infra-up infra-down infra-status contracts \
+# stdout belongs to the targets' own output (`make demo ARGS=--json` prints one JSON document):
+# no "Entering directory" lines under `make -C` or a parent make.
+MAKEFLAGS += --no-print-directory
+
+.PHONY: venv demo demo-local test unit lint browser-install observability-install dashboard-preview infra-install infra-up infra-down infra-status contracts \
 	contracts-wheel contracts-check clean chaos bench
 
 # The mesh depends on casemesh-contracts (contracts/pyproject.toml), installed from ./contracts in the
-# same pip call, so it never comes from an index.
+# same pip call, so it never comes from an index. Everything it prints goes to stderr, so that a target
+# it precedes keeps stdout to itself (`make demo ARGS=--json` on a fresh clone).
 $(STAMP): pyproject.toml constraints.txt contracts/pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e ./contracts -e '.[test]'
-	touch $(STAMP)
+	@echo "installing $(VENV) (-e ./contracts -e '.[test]')" >&2
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
+	@$(BIN)/pip install -q -c constraints.txt -e ./contracts -e '.[test]' >&2
+	@touch $(STAMP)
 
 venv: $(STAMP)
 
 ## The main job: the whole mesh in one process through a scripted working day, on the embedded
 ## default (in-memory broker and stores: nothing but Python). ARGS="--json" for machines.
 demo: $(STAMP)
-	$(BIN)/casemesh demo $(ARGS)
+	@$(BIN)/casemesh demo $(ARGS)
 
 ## The same day on real Kafka and FerretDB started from deploy/local (stopped afterwards).
 demo-local: $(STAMP) infra-install
 	$(BIN)/casemesh demo --infra local $(ARGS)
 
 ## The test command (CI runs exactly this): lint, then every test against real Kafka and a real store.
-test: $(STAMP) infra-install browser-install lint
+test: $(STAMP) infra-install browser-install observability-install lint
 	$(BIN)/pytest -ra --durations=10
 
 unit: $(STAMP)
@@ -58,6 +64,15 @@ infra-install: $(STAMP)
 ## Installed with apt-get only where no chromium is found; a failure here is only a warning.
 browser-install:
 	-command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+## Debian's prometheus package, for its promtool: the tests check deploy/prometheus's rules with it
+## (installed only where no promtool is found; a failure here is only a warning).
+observability-install:
+	-command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+
+## The picture of the dashboard's panels in the README (docs/dashboard.png), with the embedded demo's numbers.
+dashboard-preview: $(STAMP) browser-install
+	$(BIN)/python -m deploy.grafana.render_preview docs/dashboard.png
 
 infra-up: $(STAMP)
 	$(BIN)/python -m deploy.local.localinfra up

@@ -5,7 +5,11 @@ casemesh demo [--infra MODE] [--json]
 casemesh contracts export DIR   JSON Schema per message type and an AsyncAPI document per service
 casemesh contracts check        the contracts against their last release in git history
 casemesh run SERVICE            one service until SIGTERM/SIGINT, configured by its CASEMESH_<SERVICE>_…
-                                environment variables (what each docker-compose container runs)
+                                and the shared CASEMESH_… environment variables (what each docker-compose
+                                container runs); --help lists the services and their settings
+casemesh settings SERVICE [--json] | --doc
+                                the settings SERVICE would run with, secrets masked; --doc prints
+                                docs/settings.md, generated from the settings classes
 casemesh rebuild SERVICE [--timeout S]
                                 the service's database built again from the topics it reads, beside
                                 the live one and publishing nothing, then made live (docs/rebuild.md)
@@ -14,13 +18,23 @@ casemesh bench [--infra MODE] [--quick] [--json]
 casemesh token OFFICER_ID --role ROLE [--role ROLE …] [--privilege N] [--ttl SECONDS] [--jwks]
                                 an identity token signed with the DEVELOPMENT key (local runs, the
                                 demo and tests; production settings refuse that key)
+casemesh channel-sim --channel CHANNEL [--latency-ms MS] [--failure-rate R] [--duplicate-rate R] [--json]
+                                a reference channel adapter: dispatches in, receipts out (issue 18)
+casemesh dlq list|show|replay|purge …
+                                the dead letters: by service, reason and age; masked or revealed;
+                                replayed to their commands topic; purged — audited (docs/operators.md)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from casemesh import channel_sim, dlq
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,11 +49,30 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser(
         "run",
         help="run one service until SIGTERM or SIGINT",
-        description="Runs one service against the Kafka and MongoDB its CASEMESH_<SERVICE>_… environment "
-        "variables name. Replicas share the service's consumer group and split its partitions. "
-        "SIGTERM or SIGINT drains the records in flight, commits them and exits 0.",
+        description=textwrap.fill(
+            "Runs one service against the Kafka and MongoDB its CASEMESH_<SERVICE>_… environment "
+            "variables name (else the shared CASEMESH_… ones). Replicas share the service's consumer "
+            "group and split its partitions. SIGTERM or SIGINT drains the records in flight, commits "
+            "them and exits 0.",
+            width=88,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    run.add_argument("-h", "--help", action=RunHelp, help="show this help, the services and their settings")
     run.add_argument("service", metavar="SERVICE", help="the service to run, e.g. referrals")
+    settings = commands.add_parser(
+        "settings",
+        help="print a service's effective settings, secrets masked",
+        description="Prints the settings SERVICE would start with, from the environment as `casemesh run "
+        "SERVICE` reads it, and the variable each came from; secrets show only whether they are set. "
+        "--doc prints docs/settings.md instead (every service's settings, generated from their classes).",
+    )
+    settings.add_argument("service", metavar="SERVICE", nargs="?", help="e.g. referrals")
+    settings.add_argument("--json", action="store_true", help="print them as JSON")
+    settings.add_argument(
+        "--doc", action="store_true", help="print the settings reference (docs/settings.md)"
+    )
     rebuild = commands.add_parser(
         "rebuild",
         help="rebuild a service's database from the topics it reads, then switch to it",
@@ -108,10 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--privilege", type=int, choices=range(1, 6), default=None, help="privilege 1-5")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     token.add_argument("--jwks", action="store_true", help="print the development key's public JWKS instead")
+    dlq.register(commands)  # casemesh dlq list|show|replay|purge (docs/operators.md)
+    channel_sim.add_parser(commands)  # casemesh channel-sim: a reference channel adapter (issue 18)
     args = parser.parse_args(argv)
 
-    if args.command == "token":
-        return _token(parser, args)
+    if args.command in ("token", "dlq", "channel-sim"):
+        own = {"dlq": dlq.run, "channel-sim": channel_sim.main}.get(args.command)
+        return own(args) if own is not None else _token(parser, args)
 
     if args.command == "bench":
         from casemesh.bench.main import main as run_bench
@@ -129,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         from casemesh.demo.main import main as run_demo
 
         return run_demo(args.infra, as_json=args.json, log_path=args.log)
+
+    if args.command == "settings":
+        return _settings(settings, args)
 
     if args.command == "run":
         from casemesh.run import main as run_service  # imported here: it loads every service's stack
@@ -152,6 +191,44 @@ def main(argv: list[str] | None = None) -> int:
         return check_release(["check"])
     parser.error("unknown command")
     return 2
+
+
+class RunHelp(argparse.Action):
+    """``casemesh run --help``: the usual help, then the services and their settings (read only
+    when asked for: loading every service's settings takes a second)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from casemesh.configuration import run_help
+
+        parser.epilog = run_help()
+        parser.print_help()
+        parser.exit()
+
+
+def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import os
+
+    from casemesh.configuration import render_effective, settings_doc
+    from casemesh.run import RunError, load_settings
+    from casemesh.services import SERVICES
+
+    if args.doc:
+        if args.service or args.json:
+            parser.error("settings --doc takes no SERVICE and no --json")
+        sys.stdout.write(settings_doc())
+        return 0
+    if not args.service:
+        parser.error(f"settings needs SERVICE ({', '.join(SERVICES)}) or --doc")
+    try:
+        settings = load_settings(args.service)
+    except RunError as error:
+        print(f"casemesh settings: {error}", file=sys.stderr)
+        return error.status
+    print(render_effective(settings, os.environ, as_json=args.json))
+    return 0
 
 
 def _rebuild(service: str, timeout_s: float) -> int:

@@ -1,7 +1,9 @@
 """``casemesh run SERVICE``: one service in the foreground, as each docker-compose container runs it.
 
-The service reads its settings from its own environment variables (``CASEMESH_<SERVICE>_…``,
-see ``kit/settings.py``), starts, and runs until SIGTERM or SIGINT. Replicas started with the same
+The service reads its settings from its own environment variables (``CASEMESH_<SERVICE>_…``),
+else from the ones every service shares (``CASEMESH_…``; see ``kit/settings.py`` and
+docs/settings.md), warns of each ``CASEMESH_…`` variable nothing reads (by name, never by value),
+starts, and runs until SIGTERM or SIGINT. Replicas started with the same
 settings join the same consumer group, so Kafka splits the service's partitions between them.
 
 On SIGTERM the service stops reading, lets the records in flight finish and commit (for at most
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
 import sys
@@ -41,6 +44,7 @@ from typing import Protocol
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from casemesh.configuration import warn_unknown_variables
 from casemesh.services import SERVICES
 from kit.logs import log
 from kit.rebuild import adopt_generation
@@ -116,6 +120,7 @@ def load_settings(service: str) -> ServiceSettings:
         raise RunError(f"unknown service {service!r}; the services are: {known}", EXIT_USAGE)
     settings_type = entry.settings_type()
     prefix = str(settings_type.model_config.get("env_prefix", ""))
+    warn_unknown_variables(os.environ, service)
     try:
         return entry.settings()
     except ValidationError as exc:
@@ -143,7 +148,7 @@ def describe_unparsed(exc: SettingsError, prefix: str) -> str:
     if field is None:
         return one_line(exc)
     why = f" ({one_line(exc.__cause__)})" if exc.__cause__ is not None else ""
-    return f"{prefix}{field.group(1).upper()}: not valid JSON{why}"
+    return f"{variable_for(field.group(1), prefix)}: not valid JSON{why}"
 
 
 def one_line(exc: BaseException | str) -> str:

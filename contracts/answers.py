@@ -326,6 +326,20 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "suppressed": (),
     },
     # notifications
+    # Issue 18: a receipt timeout — nothing when the receipt came, else the path of a failed
+    # delivery (retried later, or the fallback letter dispatched, or abandoned).
+    "CheckDeliveryReceipt": {
+        "accepted": (
+            "DeliveryTimedOut",
+            "MSPContactResultRecorded",
+            "NotificationDeliveryAbandoned",
+            "NotificationDeliveryFailed",
+            "NotificationDispatched",
+            "NotificationFellBack",
+        ),
+        "codes": ("UNKNOWN_DELIVERY",),
+        "suppressed": (),
+    },
     "RetryDelivery": {
         "accepted": ("MSPContactResultRecorded", "NotificationDispatched"),
         "codes": ("DELIVERY_ALREADY_FINAL", "UNKNOWN_DELIVERY"),

@@ -28,6 +28,7 @@ from contracts.envelope import ENVELOPE_SCHEMA_VERSION, Envelope
 from contracts.rules import WIRE_RULES
 from contracts.topics import (
     ANY,
+    CHANNEL_ERRORS_TOPIC,
     CHANNELS,
     READS,
     REJECTIONS_TOPIC,
@@ -50,6 +51,8 @@ ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 #: Who runs the mesh: reads the dead-letter topics and the rejections topic.
 OPERATORS = "operators"
+#: The operators' principal, the writer of the operations audit topic.
+OPERATOR = "operator"
 #: Parties that get an AsyncAPI document: the five services, plus the upstream customer system
 #: (which sends commands and reads events), the downstream notification channels and operators.
 PARTIES: tuple[str, ...] = (*SERVICES, UPSTREAM, CHANNELS, OPERATORS)
@@ -201,6 +204,12 @@ def _key_schema(key: TopicKey = TopicKey.CSID) -> dict[str, Any]:
             ),
             "examples": ["upstream"],
         }
+    if key is TopicKey.SERVICE:
+        return {
+            "type": "string",
+            "description": "The service whose dead letters an operator acted on, UTF-8.",
+            "examples": ["complaints"],
+        }
     return {
         "type": "string",
         "pattern": r"^[0-9]{6,12}$",
@@ -273,7 +282,11 @@ def _dead_letter_message() -> dict[str, Any]:
 
 def _sent_on(party: str, topic: Topic) -> tuple[type[Message], ...]:
     """Messages ``party`` sends on ``topic``."""
-    if topic.writer == party or (topic.kind is TopicKind.REJECTIONS and party in SERVICES):
+    if (
+        topic.writer == party
+        or (party == OPERATORS and topic.writer == OPERATOR)
+        or (topic.kind is TopicKind.REJECTIONS and party in SERVICES)
+    ):
         return topic.messages
     if topic.kind is TopicKind.COMMANDS and topic.writer == ANY:
         if party == UPSTREAM:
@@ -294,11 +307,13 @@ def _party_topics(party: str) -> tuple[list[Topic], list[Topic]]:
         read = [t for t in TOPICS.values() if t.kind is TopicKind.EVENTS and t.writer in SERVICES]
         read.append(rejections)
     elif party == OPERATORS:
-        written = []
+        # `casemesh dlq` (issue 18): replays audited on the operations topic, the operators' own.
+        written = [t for t in TOPICS.values() if t.writer == OPERATOR]
         read = [t for t in TOPICS.values() if t.kind is TopicKind.DEADLETTER] + [rejections]
     elif party == CHANNELS:
         written = [t for t in TOPICS.values() if t.writer == CHANNELS]
-        read = [t for t in TOPICS.values() if t.kind is TopicKind.DISPATCH]
+        # The receipts notifications could not read are answered on the channel-errors topic.
+        read = [t for t in TOPICS.values() if t.kind is TopicKind.DISPATCH] + [TOPICS[CHANNEL_ERRORS_TOPIC]]
     else:
         raise KeyError(f"unknown party {party!r}; expected one of {PARTIES}")
     return written, read
@@ -375,6 +390,8 @@ class _Channels:
 def _key_description(topic: Topic) -> str:
     if topic.key is TopicKey.PRODUCER:
         return "the producer named in the envelope"
+    if topic.key is TopicKey.SERVICE:
+        return "the service whose dead letters were acted on"
     return "the envelope's csid"
 
 

@@ -13,10 +13,15 @@ Per service (``referrals``, ``approvals``, ``notifications``, ``complaints``, ``
   original bytes with :class:`DeadLetterHeader` headers; written by the service.
 
 Plus the downstream channels' topics (``casemesh.notifications.dispatch.<channel>.v1`` written by
-notifications, ``casemesh.notifications.receipts.v1`` written by the channels), the upstream
+notifications, ``casemesh.notifications.receipts.v1`` written by the channels, and
+``casemesh.notifications.channel-errors.v1``, where notifications answers a receipt it could not
+read, keyed by the receipt's producer and not enveloped, read by the channels), the upstream
 customer system's ``casemesh.customers.events.v1``, and ``casemesh.rejections.v1``: every
 service's dead-letter path announces there what it dead-lettered, keyed by the envelope's
-``producer`` and not enveloped (:mod:`contracts.catalogue.rejections`).
+``producer`` and not enveloped (:mod:`contracts.catalogue.rejections`). Operators' replays,
+reveals and purges of dead letters (``casemesh dlq``) are audited on
+``casemesh.operations.audit.v1``, written by the ``operator`` principal only, keyed by the service
+whose dead letters were acted on and not enveloped (:mod:`contracts.catalogue.operations`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model
 
 from contracts.base import Message
-from contracts.catalogue import COMMANDS, EVENTS, channels, customers, rejections
+from contracts.catalogue import COMMANDS, EVENTS, channels, customers, operations, rejections
 from contracts.envelope import Envelope
 from contracts.errors import UnknownMessageType
 
@@ -42,6 +47,8 @@ CHANNELS = "channels"
 ANY = "any"
 #: The writer of the rejections topic: each service's dead-letter path.
 EVERY_SERVICE = "services"
+#: The writer of the operations audit topic: the people running the mesh (``casemesh dlq``).
+OPERATOR = "operator"
 
 CHANNEL_NAMES: tuple[str, ...] = ("sms", "email", "letter", "phone")
 
@@ -60,6 +67,7 @@ class TopicKey(StrEnum):
 
     CSID = "csid"  # the envelope's csid: one customer's messages keep their order
     PRODUCER = "producer"  # the producer named in the dead-lettered envelope (rejections)
+    SERVICE = "service"  # the service whose dead letters an operator acted on (operations audit)
 
 
 class DeadLetterHeader(StrEnum):
@@ -179,6 +187,8 @@ def dispatch_topic(channel: str) -> str:
 RECEIPTS_TOPIC = "casemesh.notifications.receipts.v1"
 CUSTOMERS_TOPIC = "casemesh.customers.events.v1"
 REJECTIONS_TOPIC = "casemesh.rejections.v1"
+OPERATIONS_AUDIT_TOPIC = "casemesh.operations.audit.v1"
+CHANNEL_ERRORS_TOPIC = "casemesh.notifications.channel-errors.v1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +250,23 @@ def _build() -> dict[str, Topic]:
     )
     topics.append(
         Topic(
+            name=CHANNEL_ERRORS_TOPIC,
+            # Issue 18: the channels' own rejections topic — kept as long as the dead letters are.
+            kind=TopicKind.REJECTIONS,
+            writer="notifications",
+            messages=channels.CHANNEL_ERRORS,
+            description=(
+                "Receipts notifications could not read and dead-lettered, answered to the channel that "
+                "sent them: keyed by the producer named in the receipt's envelope (no key when it could "
+                "not be read); the value is a bare ReceiptDeadLettered, not an envelope, and carries no "
+                "payload values."
+            ),
+            key=TopicKey.PRODUCER,
+            enveloped=False,
+        )
+    )
+    topics.append(
+        Topic(
             name=CUSTOMERS_TOPIC,
             kind=TopicKind.EVENTS,
             writer=UPSTREAM,
@@ -259,6 +286,21 @@ def _build() -> dict[str, Topic]:
                 "MessageDeadLettered, not an envelope, and carries no payload data."
             ),
             key=TopicKey.PRODUCER,
+            enveloped=False,
+        )
+    )
+    topics.append(
+        Topic(
+            name=OPERATIONS_AUDIT_TOPIC,
+            kind=TopicKind.EVENTS,
+            writer=OPERATOR,
+            messages=operations.MESSAGES,
+            description=(
+                "What operators did to dead letters (casemesh dlq): every replay, reveal and purge, "
+                "keyed by the service whose dead letters they were; the value is a bare event, not an "
+                "envelope, and carries no payload data. Kept like every events topic."
+            ),
+            key=TopicKey.SERVICE,
             enveloped=False,
         )
     )
@@ -337,7 +379,7 @@ SENDS_MESSAGES: Mapping[str, tuple[str, ...]] = {
         "LockCustomer",
     ),
     "approvals": ("EscalateOverdueApproval",),
-    "notifications": ("RetryDelivery",),
+    "notifications": ("RetryDelivery", "CheckDeliveryReceipt"),
     "complaints": ("SendLetter",),
     "contacts": ("SendEmail",),
     "casework": ("CheckTaskSla", "StartLeaveCover", "EndLeaveCover", "CoverCustomerTasks"),

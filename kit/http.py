@@ -195,6 +195,9 @@ class HttpServer:
                 host=host,
                 port=port,
                 log_level="warning",
+                # uvicorn's own configuration would give its loggers plain-text handlers: without
+                # one they go to the root logger's JSON handler (kit/logs.py).
+                log_config=None,
                 lifespan="off",
                 http=guarded_protocol(header_timeout_s, body_timeout_s),
                 limit_concurrency=LIMIT_CONCURRENCY,

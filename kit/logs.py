@@ -2,6 +2,14 @@
 
 Only the envelope's identifiers are logged — never its payload, which holds names, phone
 numbers, addresses and free text.
+
+Every logger of the process writes JSON lines: the kit's own (``casemesh``, and FastStream's
+broker logs through ``casemesh.broker``) on their handler, and every other one — aiokafka,
+PyMongo, FastStream's application logger, uvicorn, anything else — through the root logger's,
+whose repeated warnings and errors are rate-limited (``RepeatFilter``): a broker outage is a few
+lines a window, not one per reconnection attempt. A library line carries its logger's name, its
+message (the library's own text, never a record: aiokafka and PyMongo stay at INFO or above) and,
+with an exception, only the exception's class: an exception's text or traceback may quote a value.
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ class RateLimit:
 
 
 class RepeatFilter(logging.Filter):
-    """Rate-limits repeated warnings and errors of one logger (FastStream's own, say)."""
+    """Rate-limits repeated warnings and errors of one logger (FastStream's own, say), or of every
+    logger whose records reach the handler it is set on."""
 
     def __init__(self, limit: RateLimit | None = None) -> None:
         super().__init__()
@@ -73,18 +82,23 @@ class RepeatFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = getattr(record, "fields", {})
+        fields = getattr(record, "fields", None)
         suppressed = getattr(record, "suppressed", 0)
-        return json.dumps(
-            {
-                "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                "level": record.levelname.lower(),
-                "event": record.getMessage(),
-                **fields,
-                **({"suppressed": suppressed} if suppressed else {}),
-            },
-            default=str,
-        )
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        if fields is None:
+            # Another library's record: which logger said it, never the exception's text.
+            line["logger"] = record.name
+            if record.exc_info and record.exc_info[0] is not None:
+                line["error_class"] = record.exc_info[0].__name__
+        else:
+            line.update(fields)
+        if suppressed:
+            line["suppressed"] = suppressed
+        return json.dumps(line, default=str)
 
 
 _LIMITS = RateLimit()
@@ -94,19 +108,53 @@ CLIENT_LOGGERS = ("aiokafka", "pymongo")
 """Client libraries whose DEBUG lines quote records and documents (aiokafka's ``Sending (key=…
 value=…)``): never below INFO, whatever the root logger's level (issue 16: no payload in logs)."""
 
+LIBRARY_LOGGERS = (
+    *CLIENT_LOGGERS,
+    "faststream",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "uvicorn.asgi",
+)
+"""Loggers that may have been given a plain-text handler of their own (FastStream's application
+logger at import, uvicorn's by its default configuration): theirs go to the root's JSON handler."""
+
+
+def _json_handler(*filters: logging.Filter) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for f in filters:
+        handler.addFilter(f)
+    return handler
+
+
+def _has_json(logger: logging.Logger) -> bool:
+    return any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers)
+
+
+def _plain_console(handler: logging.Handler) -> bool:
+    """A library's own console handler (not a file, not a test's capture)."""
+    return type(handler) is logging.StreamHandler and not isinstance(handler.formatter, JsonFormatter)
+
 
 def configure(level: int = logging.INFO) -> None:
     for name in CLIENT_LOGGERS:
         client = logging.getLogger(name)
         if client.getEffectiveLevel() < logging.INFO:
             client.setLevel(logging.INFO)
+    root = logging.getLogger()
+    if not _has_json(root):
+        root.addHandler(_json_handler(RepeatFilter()))
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        for handler in [h for h in library.handlers if _plain_console(h)]:
+            library.removeHandler(handler)
+        library.propagate = True
     if not any(isinstance(f, RepeatFilter) for f in BROKER_LOGGER.filters):
         BROKER_LOGGER.addFilter(RepeatFilter())
-    if any(isinstance(h.formatter, JsonFormatter) for h in LOGGER.handlers):
+    if _has_json(LOGGER):
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    LOGGER.addHandler(handler)
+    LOGGER.addHandler(_json_handler())
     LOGGER.setLevel(level)
     LOGGER.propagate = False
 

@@ -24,15 +24,13 @@ from pymongo.results import DeleteResult
 
 from kit.instrument import count_store_command
 
+# Re-exported: the URL test lives in kit.twin, which the kit imports without needing mongomock.
+from kit.twin import SCHEME as SCHEME
+from kit.twin import is_memory_url as is_memory_url
+
 Document = dict[str, Any]
 
-SCHEME = "memory:"
-
 _servers: dict[str, mongomock.MongoClient[Document]] = {}
-
-
-def is_memory_url(url: str) -> bool:
-    return url.startswith(SCHEME)
 
 
 def memory_database(url: str, name: str) -> MemoryDatabase:

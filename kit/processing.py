@@ -34,9 +34,10 @@ from contracts.topics import Topic
 from kit.codec import check_key, decode
 from kit.errors import Malformed, is_infrastructure_error
 from kit.identity import Unverified, Verdict
-from kit.logs import log
-from kit.metrics import Metrics
+from kit.logs import LOGGER, log
+from kit.metrics import UNKNOWN_TYPE, Metrics
 from kit.settings import ServiceSettings
+from kit.tracing import BatchTrace
 
 
 class Outcome(StrEnum):
@@ -207,11 +208,15 @@ class Processor:
         """The record's outcome; raises only ``Stopping`` (and cancellation)."""
         return (await self.process_batch([incoming]))[0]
 
-    async def process_batch(self, batch: Sequence[Incoming]) -> list[Outcome]:
+    async def process_batch(
+        self, batch: Sequence[Incoming], trace: BatchTrace | None = None
+    ) -> list[Outcome]:
         """Each record's outcome, in order; raises only ``Stopping`` (and cancellation), and then
-        none of the batch may be committed."""
+        none of the batch may be committed. ``trace`` (tracing on) is given the batch's times and
+        envelopes, for its spans (kit/tracing.py)."""
         started = time.perf_counter()
         outcomes: list[Outcome | None] = [None] * len(batch)
+        envelopes: list[Envelope | None] = [None] * len(batch)
         decoded: list[tuple[int, Envelope, Any]] = []
         for index, incoming in enumerate(batch):
             self.metrics.consumed_on(incoming.topic).inc()
@@ -227,13 +232,72 @@ class Processor:
             except Exception as exc:
                 outcomes[index] = await self._failed_outside(incoming, exc)
                 continue
+            envelopes[index] = envelope
             decoded.append((index, envelope, message))
+        if trace is not None and decoded:
+            trace.decided_from_ns = time.time_ns()
         results = await self._handle([(e, m) for _, e, m in decoded]) if decoded else []
-        for (index, envelope, _), result in zip(decoded, results, strict=True):
-            outcomes[index] = await self._settle(batch[index], envelope, result)
-        self.metrics.latency.observe(time.perf_counter() - started)
+        if trace is not None and decoded:
+            trace.decided_to_ns = time.time_ns()
+        for (index, _, _), result in zip(decoded, results, strict=True):
+            outcomes[index] = await self._settle(batch[index], result)
+        elapsed = time.perf_counter() - started
+        self.metrics.latency.observe(elapsed)
         self.metrics.batch_size.observe(len(batch))
-        return [Outcome.DEAD_LETTERED if o is None else o for o in outcomes]
+        settled = [Outcome.DEAD_LETTERED if o is None else o for o in outcomes]
+        self._processed(batch, envelopes, settled, elapsed)
+        if trace is not None:
+            trace.envelopes = envelopes
+            trace.settled_ns = time.time_ns()
+        return settled
+
+    def _processed(
+        self,
+        batch: Sequence[Incoming],
+        envelopes: Sequence[Envelope | None],
+        outcomes: Sequence[Outcome],
+        elapsed: float,
+    ) -> None:
+        """Counts and times each record by topic, message type and outcome; one line per record
+        (DEBUG, a refusal INFO) and one per batch (INFO)."""
+        tally: dict[tuple[str, str, str], int] = {}
+        for incoming, envelope, outcome in zip(batch, envelopes, outcomes, strict=True):
+            key = (incoming.topic, UNKNOWN_TYPE if envelope is None else envelope.message_type, outcome.value)
+            tally[key] = tally.get(key, 0) + 1
+        per_outcome: dict[str, int] = {}
+        for (topic, message_type, name), count in tally.items():
+            self.metrics.processed_of(topic, message_type, name).inc(count)
+            self.metrics.observe_many(self.metrics.processing_of(topic, message_type), elapsed, count)
+            per_outcome[name] = per_outcome.get(name, 0) + count
+        duration_ms = round(elapsed * 1000, 3)
+        if LOGGER.isEnabledFor(logging.DEBUG) or Outcome.REFUSED.value in per_outcome:
+            for incoming, envelope, outcome in zip(batch, envelopes, outcomes, strict=True):
+                self._line(incoming, envelope, outcome, duration_ms)
+        counts: dict[str, Any] = per_outcome
+        log(
+            "batch_processed",
+            service=self.settings.service_name,
+            records=len(batch),
+            duration_ms=duration_ms,
+            **counts,
+        )
+
+    def _line(
+        self, incoming: Incoming, envelope: Envelope | None, outcome: Outcome, duration_ms: float
+    ) -> None:
+        """The record's processing line: ids and coordinates, never a payload value. Refusals are
+        the sender's business: kept at INFO; the everyday outcomes at DEBUG."""
+        log(
+            "processed",
+            envelope=envelope,
+            level=logging.INFO if outcome is Outcome.REFUSED else logging.DEBUG,
+            service=self.settings.service_name,
+            topic=incoming.topic,
+            partition=incoming.partition,
+            offset=incoming.offset,
+            outcome=outcome.value,
+            duration_ms=duration_ms,
+        )
 
     def _decode(self, incoming: Incoming) -> tuple[Envelope, Any]:
         topic = self.topics[incoming.topic]
@@ -266,7 +330,7 @@ class Processor:
             error_class,
         )
 
-    async def _settle(self, incoming: Incoming, envelope: Envelope, result: Result) -> Outcome:
+    async def _settle(self, incoming: Incoming, result: Result) -> Outcome:
         if isinstance(result, Malformed):
             # The handler found the message can never be applied (e.g. ``id_conflict``).
             return await self._dead_letter(incoming, result.reason_code, result.reason, "Malformed")
@@ -274,7 +338,7 @@ class Processor:
             name = type(result).__name__
             reason = f"failed {self.settings.max_attempts} times: {name}"
             return await self._dead_letter(incoming, "handler_failed", reason, name)
-        self._count(result, envelope)
+        self._count(result)
         return result
 
     async def _handle(self, items: Sequence[tuple[Envelope, Any]]) -> list[Result]:
@@ -343,7 +407,7 @@ class Processor:
             level=logging.WARNING,
         )
 
-    def _count(self, outcome: Outcome, envelope: Envelope) -> None:
+    def _count(self, outcome: Outcome) -> None:
         counter = {
             Outcome.APPLIED: self.metrics.applied,
             Outcome.DUPLICATE: self.metrics.duplicates,
@@ -352,12 +416,6 @@ class Processor:
         }.get(outcome)
         if counter is not None:
             counter.inc()
-        # Refusals are the sender's business: kept at INFO; the everyday outcomes at DEBUG.
-        log(
-            outcome.value,
-            envelope=envelope,
-            level=logging.INFO if outcome is Outcome.REFUSED else logging.DEBUG,
-        )
 
     async def _dead_letter(
         self, incoming: Incoming, reason_code: str, reason: str, error_class: str

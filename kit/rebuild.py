@@ -57,9 +57,9 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from contracts.topics import READS
 from kit.logs import log
-from kit.memory import is_memory_url, memory_database
 from kit.settings import ServiceSettings
 from kit.transport import aiokafka_options
+from kit.twin import is_memory_url, memory_database
 
 if TYPE_CHECKING:
     from kit.runtime import ServiceRuntime

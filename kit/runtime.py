@@ -73,7 +73,6 @@ from kit.instrument import StoreCommandListener, count_kafka_requests
 from kit.lag import LAG_INTERVAL_S, ConsumerLag
 from kit.logs import BROKER_LOGGER, configure, log, log_limited
 from kit.loops import Periodic
-from kit.memory import is_memory_url, memory_database
 from kit.metrics import Metrics
 from kit.outbox import OutboxRelay
 from kit.processing import BatchHandler, Clock, DeadLetter, Incoming, Outcome, Processor, Stopping
@@ -83,11 +82,17 @@ from kit.settings import ServiceSettings
 from kit.store import AggregateStore
 from kit.timers import TimerSweeper
 from kit.topic_configs import topic_configs
+from kit.tracing import TRACEPARENT, BatchTrace, Tracing, envelope_ids
 from kit.transport import kafka_security
+from kit.twin import is_memory_url, memory_database
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+DeadLetterAnswer = tuple[str, bytes | None, bytes, dict[str, str]]
+"""A record a service publishes in answer to a dead letter: ``(topic, key, value, headers)``."""
 
 
 @dataclass
@@ -98,6 +103,10 @@ class Wiring:
     stores: Sequence[AggregateStore[Any]]
     routes: Sequence[BaseRoute] = ()
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    answer_dead_letter: Callable[[DeadLetter, datetime], DeadLetterAnswer | None] | None = None
+    """The service's own answer to a dead letter, besides the announcement: ``(topic, key, value,
+    headers)`` to publish, or None (notifications answers a channel's unreadable receipt, issue 18).
+    Must not raise."""
 
 
 class _Headerless:
@@ -230,6 +239,8 @@ class ServiceRuntime:
         self.clock = clock
         self.build = build
         self.metrics = Metrics(settings.service_name)
+        self.tracing = Tracing.from_settings(settings)
+        """Each flow's spans (kit/tracing.py); None while ``tracing_enabled`` is off."""
         self.stopping = asyncio.Event()
         registry = {**TOPICS, **(extra_topics or {})}
         self.consumed = {settings.topic(name): registry[name] for name in consumes}
@@ -351,8 +362,9 @@ class ServiceRuntime:
         batch = [incoming_from(record) for record in records]
         if not batch:
             return []
+        trace = self.tracing.batch() if self.tracing is not None else None
         try:
-            outcomes = await self._process(processor, records, batch)
+            outcomes = await self._process(processor, records, batch, trace)
         except Stopping:
             await message.nack()
             return None
@@ -360,6 +372,16 @@ class ServiceRuntime:
             # Cancelled when the graceful timeout ran out: rewind, never commit past a record.
             await message.nack()
             raise
+        await self._commit(message, batch, outcomes)
+        if trace is not None and self.tracing is not None:
+            self.tracing.record(trace, batch, outcomes)
+        self._tell_observers(batch, outcomes)
+        return outcomes
+
+    async def _commit(
+        self, message: KafkaMessage, batch: Sequence[Incoming], outcomes: list[Outcome]
+    ) -> None:
+        """Wakes the relay, waits for the outbox's room, then commits the batch's offsets."""
         if self.relay is not None:
             if any(o in (Outcome.APPLIED, Outcome.REFUSED) for o in outcomes):
                 self.relay.notify()
@@ -369,15 +391,17 @@ class ServiceRuntime:
         except Exception as exc:
             # The batch is stored; a later commit covers it, or a redelivery is a duplicate.
             log_limited("commit_failed", key=batch[0].topic, error_class=type(exc).__name__)
-        self._tell_observers(batch, outcomes)
-        return outcomes
 
     async def _process(
-        self, processor: Processor, records: Sequence[Any], batch: Sequence[Incoming]
+        self,
+        processor: Processor,
+        records: Sequence[Any],
+        batch: Sequence[Incoming],
+        trace: BatchTrace | None = None,
     ) -> list[Outcome]:
         """The batch's outcomes; a replay decides it run by run, each at its records' time."""
         if not self.replaying:
-            return await processor.process_batch(batch)
+            return await processor.process_batch(batch, trace)
         stamps = [int(record.timestamp) for record in records]
         window_ms = int(self.settings.replay_clock_window_s * 1000)
         outcomes: list[Outcome] = []
@@ -489,6 +513,8 @@ class ServiceRuntime:
             jobs = list(self.wiring.background)
             if self.lag is not None:
                 jobs.append(Periodic("consumer_lag", self.lag.refresh, LAG_INTERVAL_S).run)
+            # casemesh_ready follows the store and broker even where no probe asks.
+            jobs.append(Periodic("readiness", self.ready, LAG_INTERVAL_S).run)
             self._background = [asyncio.create_task(job()) for job in jobs]
             self._watch_generation()
         timeouts = {"header_timeout_s": s.http_header_timeout_s, "body_timeout_s": s.http_body_timeout_s}
@@ -544,6 +570,9 @@ class ServiceRuntime:
         if self.mongo is not None:
             await self.mongo.close()
             self.mongo = None
+        if self.tracing is not None:
+            # Spans still batched for the exporter go out before the process may exit.
+            await asyncio.to_thread(self.tracing.provider.force_flush)
         self.processor = None
         log("stopped", service=self.settings.service_name)
 
@@ -554,14 +583,24 @@ class ServiceRuntime:
         await self.app.stop()
 
     async def ready(self) -> bool:
+        """Whether the service is started and its store and broker answer, both asked at once within
+        ``readiness_timeout_s`` (below a Kubernetes probe's default 1 s); sets ``casemesh_ready``."""
+        ok = await self._reachable()
+        self.metrics.ready.set(1 if ok else 0)
+        return ok
+
+    async def _reachable(self) -> bool:
         if self.processor is None:
             return False
+        timeout = self.settings.readiness_timeout_s
+        checks: list[Awaitable[Any]] = [self.broker.ping(timeout=timeout)]
+        if self.mongo is not None:
+            checks.append(self.mongo.admin.command("ping"))
         try:
-            if self.mongo is not None:
-                await asyncio.wait_for(self.mongo.admin.command("ping"), timeout=2)
-            return bool(await self.broker.ping(timeout=2))
+            answers = await asyncio.wait_for(asyncio.gather(*checks), timeout=timeout)
         except Exception:
             return False
+        return bool(answers[0])
 
     def _admin(self) -> AIOKafkaAdminClient | None:
         """The connected broker's admin client; None for FastStream's in-memory broker."""
@@ -645,9 +684,26 @@ class ServiceRuntime:
 
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
         """Sends one record, signed as this service's (kit/identity.py); returns its acknowledgement
-        to await (None where the broker is in memory)."""
+        to await (None where the broker is in memory). FastStream's ``correlation_id`` header is the
+        envelope's (else it would be a fresh id on every record); while tracing is on, the record
+        carries the ``traceparent`` of its publish span (kit/tracing.py)."""
         signed = {**headers, IDENTITY_HEADER: self.service_tokens.token()}
-        return await self.broker.publish(value, topic=topic, key=key, headers=signed, no_confirm=True)
+        ids = envelope_ids(value)
+        correlation = ids.correlation_id if ids is not None else None
+        if self.tracing is None or ids is None:
+            return await self.broker.publish(
+                value, topic=topic, key=key, headers=signed, correlation_id=correlation, no_confirm=True
+            )
+        span, signed[TRACEPARENT] = self.tracing.start_publish(topic, ids)
+        try:
+            ack = await self.broker.publish(
+                value, topic=topic, key=key, headers=signed, correlation_id=correlation, no_confirm=True
+            )
+        except BaseException as exc:
+            self.tracing.fail_publish(span, exc)
+            raise
+        self.tracing.end_publish(span, ack)
+        return ack
 
     async def _publish_dead_letter(self, letter: DeadLetter) -> None:
         """The dead letter for operators, then its announcement for the sender (issue 19)."""
@@ -667,8 +723,13 @@ class ServiceRuntime:
         except (ValidationError, KeyError, ValueError) as exc:
             # The dead letter is the record; an announcement that cannot be built is only logged.
             log_limited("rejection_announcement_failed", key="build", error_class=type(exc).__name__)
-            return
-        await self.broker.publish(value, topic=self.rejections_topic, key=key, headers=headers)
+        else:
+            await self.broker.publish(value, topic=self.rejections_topic, key=key, headers=headers)
+        answer = self.wiring.answer_dead_letter if self.wiring is not None else None
+        found = answer(letter, self.clock()) if answer is not None else None
+        if found is not None:
+            topic, key, value, headers = found
+            await self.broker.publish(value, topic=topic, key=key, headers=headers)
 
 
 async def _discard(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:

@@ -3,9 +3,16 @@
 A service subclasses ``ServiceSettings`` with ``model_config = service_config("referrals")``,
 so ``CASEMESH_REFERRALS_KAFKA_BOOTSTRAP_SERVERS`` and friends configure it.
 
-A few settings must agree across services, compose and tests; they are also read from one
-variable every service shares (``SHARED_VARIABLES``), which the service's own prefixed variable
-overrides: ``CASEMESH_TOPIC_PARTITIONS``, then ``CASEMESH_REFERRALS_TOPIC_PARTITIONS``.
+Every setting of ``ServiceSettings`` but the few that name the service itself (``OWN_ONLY``) is
+also read from one variable every service shares (``SHARED_VARIABLES``): the service's own
+variable wins over it, which wins over the default. ``CASEMESH_KAFKA_BOOTSTRAP_SERVERS`` points
+every service at one broker; ``CASEMESH_REFERRALS_KAFKA_BOOTSTRAP_SERVERS`` moves referrals alone.
+Keyword arguments win over both. A service's own settings (referrals' ``ps_teams``) have no
+shared variable.
+
+Other ``CASEMESH_…`` variables the repository reads (tests, the local launcher, compose) are not
+settings; ``OTHER_VARIABLES`` and ``OTHER_PREFIXES`` list them, so ``casemesh run`` warns only of
+a variable nothing reads (``casemesh/configuration.py``). docs/settings.md is generated from here.
 """
 
 from __future__ import annotations
@@ -15,7 +22,13 @@ import os
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_TOPIC_PARTITIONS = 6
 """Partitions of every Casemesh topic: a service's input topics must all have the same count."""
@@ -23,13 +36,41 @@ DEFAULT_TOPIC_PARTITIONS = 6
 DEVELOPMENT_JWKS = "development"
 """``identity_jwks`` naming the local development key (``casemesh token``); never in production."""
 
-SHARED_VARIABLES = {"topic_partitions": "CASEMESH_TOPIC_PARTITIONS"}
-"""Settings read from one variable shared by every service, by field name."""
+SHARED_PREFIX = "CASEMESH_"
+"""Prefix of the variables every service shares; a service's own is ``CASEMESH_<SERVICE>_``."""
+
+OWN_ONLY = frozenset({"service_name", "mongodb_database", "consumer_group"})
+"""Settings that name one service's own things: never read from a shared variable (one shared
+database or consumer group for every service would mix their records)."""
+
+OTHER_VARIABLES: dict[str, str] = {
+    "CASEMESH_KAFKA_SECURITY_FILE": "credentials file of the Kafka the demo and bench use (--infra env)",
+    "CASEMESH_TOPIC_DEADLETTER_RETENTION_DAYS": "retention of dead letters and rejections (topics job)",
+    "CASEMESH_TOPIC_REPLICATION_FACTOR": "brokers that keep each partition (topics job, deploy/k8s)",
+    "CASEMESH_HEALTH_PORT": "the port the image's HEALTHCHECK asks (Dockerfile)",
+    "CASEMESH_OPERATOR_TOKEN": "the operator's identity token for casemesh dlq",
+    "CASEMESH_REPLAY_IDENTITY_TOKEN": "the identity token casemesh dlq replays commands with",
+    "CASEMESH_CACHE_DIR": "where deploy/local caches Kafka and FerretDB",
+    "CASEMESH_KAFKA_KEY_PASSWORD": "password of the broker's TLS key (compose, deploy/kafka)",
+    "CASEMESH_MONGO_ROOT_PASSWORD": "MongoDB's root password (compose)",
+    "CASEMESH_CHROMIUM": "the Chromium the browser tests drive",
+    "CASEMESH_SCHEMA_EXAMPLES": "examples per message type in the contract property tests",
+}
+"""``CASEMESH_…`` variables that are not service settings, by name: what reads each."""
+
+OTHER_PREFIXES: dict[str, str] = {
+    "CASEMESH_TEST_": "the tests' Kafka and MongoDB (tests/conftest.py)",
+    "CASEMESH_LOCAL_": "ports, folders and heap of deploy/local's Kafka and FerretDB",
+    "CASEMESH_CHAOS_": "the fault suite (tests/chaos)",
+    "CASEMESH_KAFKA_PASSWORD_": "a broker principal's password (compose)",
+    "CASEMESH_MONGO_PASSWORD_": "a service's MongoDB password (compose)",
+}
+"""Prefixes of ``CASEMESH_…`` variables that are not service settings: what reads them."""
 
 
 def topic_partitions() -> int | str:
     """The shared partition count: ``CASEMESH_TOPIC_PARTITIONS``, else the default."""
-    return os.environ.get(SHARED_VARIABLES["topic_partitions"], DEFAULT_TOPIC_PARTITIONS)
+    return os.environ.get(f"{SHARED_PREFIX}TOPIC_PARTITIONS", DEFAULT_TOPIC_PARTITIONS)
 
 
 def variable_for(field: str, prefix: str) -> str:
@@ -39,6 +80,19 @@ def variable_for(field: str, prefix: str) -> str:
     if shared is not None and own not in os.environ and shared in os.environ:
         return shared
     return own
+
+
+class SharedEnvSource(EnvSettingsSource):
+    """The settings every service shares, from ``CASEMESH_<SETTING>``; read after the service's
+    own variables, so those win."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, env_prefix=SHARED_PREFIX)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[object, str, bool]:
+        if field_name not in SHARED_VARIABLES:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
 
 
 def service_config(service: str) -> SettingsConfigDict:
@@ -56,18 +110,24 @@ class ServiceSettings(BaseSettings):
         "development",
         description="production refuses the development identity key and an unencrypted broker.",
     )
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", description="The brokers to start from, host:port[,host:port...]."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the broker is spoken to; production requires SASL_SSL."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="How the service's principal proves itself to the broker."
+    )
     kafka_sasl_username: str = Field("", description="The service's own broker principal.")
-    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="The principal's password.")
     kafka_ssl_cafile: str = Field(
         "", description="PEM file of the CA the broker's certificate is checked against."
     )
     kafka_ssl_certfile: str = Field("", description="PEM client certificate, where the broker asks for one.")
     kafka_ssl_keyfile: str = Field("", description="PEM key of the client certificate.")
     mongodb_url: str = Field(
-        "mongodb://127.0.0.1:27027/",
+        "mongodb://localhost:27017/",
         repr=False,
         description="May hold credentials and TLS options (tls=true&tlsCAFile=...); never logged.",
     )
@@ -96,9 +156,14 @@ class ServiceSettings(BaseSettings):
         description="How often a running replica checks whether a rebuild replaced it (0: never).",
     )
     topic_suffix: str = Field("", description="Appended to every topic name (isolates test runs).")
-    http_host: str = "127.0.0.1"
+    http_host: str = Field(
+        "127.0.0.1", description="Where both HTTP ports listen (a container sets 0.0.0.0)."
+    )
     http_port: int = Field(
-        0, ge=0, le=65535, description="Health and metrics, open to the platform; 0 disables them."
+        0,
+        ge=0,
+        le=65535,
+        description="Health and metrics only (no personal data), open to the platform; 0 disables them.",
     )
     api_port: int = Field(
         0,
@@ -139,8 +204,7 @@ class ServiceSettings(BaseSettings):
     )
 
     topic_partitions: int = Field(
-        default_factory=topic_partitions,
-        validate_default=True,
+        DEFAULT_TOPIC_PARTITIONS,
         ge=1,
         le=10_000,
         description="Partitions of the topics the service creates; its input topics must all have this many.",
@@ -158,8 +222,10 @@ class ServiceSettings(BaseSettings):
         description="Key and value bytes a dead letter keeps; a longer original is cut (its hash kept).",
     )
     max_attempts: int = Field(5, gt=0, description="Attempts for a failure that is not infrastructure.")
-    retry_initial_s: float = Field(0.1, gt=0)
-    retry_max_s: float = Field(5.0, gt=0)
+    retry_initial_s: float = Field(
+        0.1, gt=0, description="Wait before the first retry of such a failure; doubled on each further one."
+    )
+    retry_max_s: float = Field(5.0, gt=0, description="The longest wait between retries.")
     batch_size: int = Field(
         2000, gt=0, le=10_000, description="Most records consumed, decided and committed together."
     )
@@ -191,17 +257,39 @@ class ServiceSettings(BaseSettings):
     housekeeping_interval_s: float = Field(
         600.0, gt=0, description="How often projections are repaired and old records and ids pruned."
     )
-    store_timeout_ms: int = Field(2000, gt=0)
+    store_timeout_ms: int = Field(
+        2000, gt=0, description="How long a store command waits for a server it can use (server selection)."
+    )
     create_topics: bool = Field(True, description="Create missing topics at start (off where a job does it).")
     broker_log_level: int = Field(
         logging.INFO, description="Level of FastStream's per-record access log (20 INFO, 30 WARNING)."
     )
+    tracing_enabled: bool = Field(False, description="OpenTelemetry spans of each flow (kit/tracing.py).")
+    tracing_exporter: Literal["none", "console", "otlp"] = Field("otlp", description="Where spans go.")
+    readiness_timeout_s: float = Field(0.8, gt=0, le=30, description="Store and broker ping timeout.")
     graceful_timeout_s: float = Field(
         15.0, gt=0, description="On SIGTERM, how long in-flight records may take to finish and commit."
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier wins: keyword arguments, the service's own variables, then the shared ones.
+        shared = SharedEnvSource(settings_cls)
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSettings:
+        if self.http_port and self.http_port == self.api_port:
+            raise ValueError(
+                "http_port and api_port must differ: health and metrics are open, the API is not"
+            )
         if not self.mongodb_database:
             self.mongodb_database = f"casemesh_{self.service_name}"
         if not self.consumer_group:
@@ -225,3 +313,9 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{name}{self.topic_suffix}"
+
+
+SHARED_VARIABLES: dict[str, str] = {
+    name: f"{SHARED_PREFIX}{name.upper()}" for name in ServiceSettings.model_fields if name not in OWN_ONLY
+}
+"""Settings read from one variable shared by every service, by field name."""

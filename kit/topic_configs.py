@@ -12,6 +12,10 @@ back to it.
 - **dead letters** and **rejections**: ``CASEMESH_TOPIC_DEADLETTER_RETENTION_DAYS`` days (default
   30). Operators and senders read them; no rebuild does; dead letters keep original payloads.
 
+- **replication**: ``CASEMESH_TOPIC_REPLICATION_FACTOR`` brokers (default 1, one local broker) keep
+  each partition; the setup job creates topics with it. Kubernetes' production overlay sets 3, and
+  the Strimzi ``KafkaTopic`` manifests (``python -m deploy.k8s``) take it from the same place.
+
 Topic-level configurations win over the broker's defaults (``log.retention.hours``), so a broker
 may keep throwaway topics briefly without shortening these. ``cleanup.policy`` is always
 ``delete``: records are keyed by CSID and every one of them matters, so compaction (the newest
@@ -36,6 +40,12 @@ that the original payloads (personal data) it keeps do not linger."""
 
 DEADLETTER_RETENTION_VARIABLE = "CASEMESH_TOPIC_DEADLETTER_RETENTION_DAYS"
 
+REPLICATION_FACTOR = 1
+"""Replicas of every registered topic by default: the local broker and compose's have one node. A
+cluster sets ``CASEMESH_TOPIC_REPLICATION_FACTOR`` (deploy/k8s/overlays/production: 3)."""
+
+REPLICATION_FACTOR_VARIABLE = "CASEMESH_TOPIC_REPLICATION_FACTOR"
+
 STAMPED_BY_THE_BROKER = {"message.timestamp.type": "LogAppendTime"}
 """Commands topics' stamp: the broker's time of arrival is when a command's identity token is judged
 (kit/identity.py), and no producer can set it."""
@@ -49,11 +59,21 @@ REPLAYED: frozenset[TopicKind] = frozenset(
 def deadletter_retention_days(environ: Mapping[str, str] = os.environ) -> int:
     """``CASEMESH_TOPIC_DEADLETTER_RETENTION_DAYS``, else 30; a value that is not a positive whole
     number is refused by name rather than applied to the broker."""
-    raw = environ.get(DEADLETTER_RETENTION_VARIABLE, "").strip()
+    return _whole_number(environ, DEADLETTER_RETENTION_VARIABLE, DEADLETTER_RETENTION_DAYS, " of days")
+
+
+def replication_factor(environ: Mapping[str, str] = os.environ) -> int:
+    """``CASEMESH_TOPIC_REPLICATION_FACTOR``, else 1: how many brokers keep each partition of a
+    registered topic when the setup job creates it. Refused by name unless a positive whole number."""
+    return _whole_number(environ, REPLICATION_FACTOR_VARIABLE, REPLICATION_FACTOR, "")
+
+
+def _whole_number(environ: Mapping[str, str], variable: str, default: int, unit: str) -> int:
+    raw = environ.get(variable, "").strip()
     if not raw:
-        return DEADLETTER_RETENTION_DAYS
+        return default
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{DEADLETTER_RETENTION_VARIABLE} must be a whole number of days, at least 1")
+        raise ValueError(f"{variable} must be a whole number{unit}, at least 1")
     return int(raw)
 
 

@@ -15,6 +15,7 @@ from contracts.catalogue import (
     contacts,
     customers,
     notifications,
+    operations,
     referrals,
     rejections,
 )
@@ -44,7 +45,9 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     *customers.EVENTS,
     *channels.DISPATCHES.values(),
     *channels.RECEIPTS,
+    *channels.CHANNEL_ERRORS,
     *rejections.MESSAGES,
+    *operations.MESSAGES,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "contacts",
     "customers",
     "notifications",
+    "operations",
     "referrals",
     "rejections",
 ]

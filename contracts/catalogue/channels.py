@@ -4,7 +4,14 @@
   events named as nouns: one rendered, addressed item for one channel, with a ``delivery_id``.
   A retry reuses the ``delivery_id`` with a higher ``attempt``; a fallback gets a new one.
 * Receipts and phone outcomes (``casemesh.notifications.receipts.v1``, written by the channels)
-  are events. A duplicate or late receipt changes nothing (issue 5).
+  are events. A duplicate or late receipt changes nothing (issue 5). A receipt is a record the
+  broker lets only the ``channels`` principal write; it has no ``actor`` and needs no identity
+  token (issue 16 applies to commands).
+* Channel errors (``casemesh.notifications.channel-errors.v1``, written by notifications, read by
+  the channels): a receipt notifications could not read is dead-lettered and answered there with a
+  :class:`ReceiptDeadLettered` — the coordinates, ids and reason, never a value (issue 18). Like
+  ``casemesh.rejections.v1`` the value is bare (not enveloped) and the key is the producer the
+  receipt's envelope named, so a channel reads its own key.
 
 Seed 001 table 1 step 6: "customers must not be advised of, or involved in, discussions about
 ownership" — nothing sent to a customer carries ownership or locking details; there is no field
@@ -16,7 +23,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.base import (
     Code,
@@ -24,11 +31,13 @@ from contracts.base import (
     Event,
     EventPart,
     LongText,
+    MessageTypeName,
     Name,
     PhoneNumber,
     ShortText,
 )
 from contracts.catalogue.customers import POSTAL_ADDRESS_EXAMPLE, PostalAddress
+from contracts.catalogue.rejections import TopicName
 
 DELIVERY_ID = "3b2a1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
 MSP_ID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
@@ -227,3 +236,80 @@ DISPATCHES: dict[Channel, type[Event]] = {
 }
 
 RECEIPTS: tuple[type[Event], ...] = (DeliveryReceipted, PhoneTaskOutcomeReported)
+
+
+class FieldProblem(EventPart):
+    """One thing wrong with a record: where, and what kind of error — never the value."""
+
+    field: ShortText = Field(
+        description=(
+            "Dotted location: envelope fields by name, payload fields under 'payload.'; a name that "
+            "is not one of the catalogue's shows as '?'."
+        ),
+        examples=["payload.status"],
+    )
+    error: Code = Field(description="The validation error's kind.", examples=["enum"])
+
+
+class ReceiptDeadLettered(Event):
+    """Notifications could not read a channel's receipt and dead-lettered it (issue 18): the
+    channel is told here what could be read of it and why, so it can fix and send it again.
+    Nothing of the payload's values is repeated."""
+
+    original_topic: TopicName = Field(
+        description="The topic the receipt was read from.", examples=["casemesh.notifications.receipts.v1"]
+    )
+    original_partition: int = Field(ge=0, description="Its partition.", examples=[2])
+    original_offset: int = Field(ge=0, description="Its offset in that partition.", examples=[1042])
+    message_id: UUID | None = Field(
+        default=None,
+        description="The receipt envelope's message_id; None when it could not be read.",
+        examples=["0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1"],
+    )
+    message_type: MessageTypeName | None = Field(
+        default=None,
+        description="The envelope's message_type, when it is one of the catalogue's.",
+        examples=["DeliveryReceipted"],
+    )
+    producer: Name | None = Field(
+        default=None,
+        description="The envelope's producer (also the record key); None when it could not be read.",
+        examples=["channel-sms"],
+    )
+    delivery_id: UUID | None = Field(
+        default=None,
+        description="The payload's delivery_id, when it could be read.",
+        examples=[DELIVERY_ID],
+    )
+    attempt: int | None = Field(
+        default=None, ge=1, description="The payload's attempt, when it could be read.", examples=[1]
+    )
+    channel: Channel | None = Field(
+        default=None,
+        description="The reporting channel, when it could be read (PHONE for a phone outcome).",
+        examples=["SMS"],
+    )
+    reason_code: Code = Field(
+        description=(
+            "Why, as on the dead letter: malformed_envelope, unknown_message_type, "
+            "unsupported_schema_version, schema_violation, key_mismatch, … (read it as a string)."
+        ),
+        examples=["schema_violation"],
+    )
+    reason: ShortText = Field(
+        description="The kit's value-free explanation: field locations and error kinds only.",
+        examples=["DeliveryReceipted payload violates its schema: status: enum"],
+    )
+    problems: tuple[FieldProblem, ...] = Field(
+        default=(),
+        max_length=20,
+        description="The fields at fault, where the receipt could be parsed.",
+        examples=[[{"field": "payload.status", "error": "enum"}]],
+    )
+    dead_lettered_at: AwareDatetime = Field(
+        description="When notifications dead-lettered it.", examples=["2025-03-12T09:30:01Z"]
+    )
+
+
+#: What notifications answers on ``casemesh.notifications.channel-errors.v1``.
+CHANNEL_ERRORS: tuple[type[Event], ...] = (ReceiptDeadLettered,)

@@ -335,7 +335,26 @@ class RetryDelivery(Command):
     attempt: int = Field(ge=2, le=20, description="The attempt to make now.", examples=[2])
 
 
-COMMANDS: tuple[type[Command], ...] = (StartMSPContact, SendSms, SendLetter, SendEmail, RetryDelivery)
+class CheckDeliveryReceipt(Command):
+    """Durable-timer command (actor ``Actor.system``): has the channel's receipt for this attempt come?
+
+    Issue 18: armed with every dispatch for the channel's receipt timeout; if the attempt is still
+    waiting for its receipt it becomes a ``DeliveryTimedOut`` and takes the path of a failed
+    delivery (retry with backoff, then fallback). Otherwise it changes nothing.
+    """
+
+    delivery_id: UUID = Field(description="The delivery waiting for a receipt.", examples=[DELIVERY_ID])
+    attempt: int = Field(ge=1, le=20, description="The attempt whose receipt is awaited.", examples=[1])
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    StartMSPContact,
+    SendSms,
+    SendLetter,
+    SendEmail,
+    RetryDelivery,
+    CheckDeliveryReceipt,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,7 +435,8 @@ class NotificationDelivered(Event):
 
 
 class NotificationDeliveryFailed(Event):
-    """A channel reported failure or bounce; retried with backoff up to a bound, then fallback."""
+    """A channel reported failure or bounce, or its receipt did not come in time (``DeliveryTimedOut``,
+    status FAILED); retried with backoff up to a bound, then fallback."""
 
     notification_id: UUID = Field(description="The notification.", examples=[NOTIFICATION_ID])
     delivery_id: UUID = Field(description="The delivery.", examples=[DELIVERY_ID])
@@ -427,6 +447,21 @@ class NotificationDeliveryFailed(Event):
         default=None,
         description="When it is retried; None when retries are exhausted.",
         examples=["2025-03-12T10:05:00Z"],
+    )
+
+
+class DeliveryTimedOut(Event):
+    """Issue 18: no receipt came from the channel within its receipt timeout. The attempt counts as
+    failed: ``NotificationDeliveryFailed`` (status FAILED) follows, then a retry or the fallback."""
+
+    notification_id: UUID = Field(description="The notification.", examples=[NOTIFICATION_ID])
+    delivery_id: UUID = Field(description="The delivery.", examples=[DELIVERY_ID])
+    channel: Channel = Field(description="The channel that did not answer.", examples=["SMS"])
+    attempt: int = Field(ge=1, description="The attempt that got no receipt.", examples=[1])
+    dispatched_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the attempt was dispatched (None for one dispatched before this was recorded).",
+        examples=["2025-03-12T09:05:00Z"],
     )
 
 
@@ -520,6 +555,7 @@ EVENTS: tuple[type[Event], ...] = (
     NotificationDispatched,
     NotificationDelivered,
     NotificationDeliveryFailed,
+    DeliveryTimedOut,
     NotificationFellBack,
     NotificationDeliveryAbandoned,
     MSPContactResultRecorded,

@@ -7,9 +7,10 @@
     python -m deploy.kafka acls
 
 ``tls`` makes a CA and the broker's certificate (once; a second run keeps them) and throws the
-CA's key away; ``setup`` creates every registered topic (``CASEMESH_TOPIC_PARTITIONS`` partitions),
-sets each one's configuration (retention, timestamps: kit/topic_configs.py) whether it is new or
-not, and the ACL table, as the admin super user, waiting for the broker; ``acls`` prints the table.
+CA's key away; ``setup`` creates every registered topic (``CASEMESH_TOPIC_PARTITIONS`` partitions,
+``CASEMESH_TOPIC_REPLICATION_FACTOR`` replicas), sets each one's configuration (retention,
+timestamps: kit/topic_configs.py) whether it is new or not, and the ACL table, as the admin super
+user, waiting for the broker; ``acls`` prints the table.
 Passwords come from environment variables named by the options, never from the command line.
 """
 
@@ -29,7 +30,7 @@ from pydantic import SecretStr
 from contracts.topics import TOPICS
 from deploy.kafka import acls, tls
 from kit.settings import topic_partitions
-from kit.topic_configs import topic_configs
+from kit.topic_configs import replication_factor, topic_configs
 from kit.transport import ADMIN, KafkaCluster
 
 
@@ -52,7 +53,7 @@ def make_tls(args: argparse.Namespace) -> None:
     print(f"broker TLS in {made.folder} for {', '.join(hosts)}")
 
 
-async def _setup_once(cluster: KafkaCluster, partitions: int) -> None:
+async def _setup_once(cluster: KafkaCluster, partitions: int, replicas: int) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -62,7 +63,7 @@ async def _setup_once(cluster: KafkaCluster, partitions: int) -> None:
         for name in topics_to_create():
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name, partitions, 1, topic_configs=topic_configs(TOPICS[name]))]
+                    [NewTopic(name, partitions, replicas, topic_configs=topic_configs(TOPICS[name]))]
                 )
         await configure_topics(admin, topics_to_create())
         await acls.create_acls(admin)
@@ -87,11 +88,11 @@ async def configure_topics(admin: Any, names: list[str]) -> None:
         raise RuntimeError(f"{len(refused)} topic configurations were refused, e.g. {refused[0]}")
 
 
-async def setup(cluster: KafkaCluster, partitions: int, attempts: int = 60) -> None:
+async def setup(cluster: KafkaCluster, partitions: int, replicas: int = 1, attempts: int = 60) -> None:
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            await _setup_once(cluster, partitions)
+            await _setup_once(cluster, partitions, replicas)
             return
         except Exception as exc:  # the broker may still be starting
             last = exc
@@ -111,8 +112,12 @@ def run_setup(args: argparse.Namespace) -> None:
         passwords={ADMIN: SecretStr(password)},
     )
     partitions = int(args.partitions or topic_partitions())
-    asyncio.run(setup(cluster, partitions))
-    print(f"{len(topics_to_create())} topics ({partitions} partitions each) and {len(acls.acl_table())} ACLs")
+    replicas = args.replication_factor or replication_factor()
+    asyncio.run(setup(cluster, partitions, replicas))
+    print(
+        f"{len(topics_to_create())} topics ({partitions} partitions, {replicas} replicas each) "
+        f"and {len(acls.acl_table())} ACLs"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     set_up.add_argument("--ca-file", required=True)
     set_up.add_argument("--admin-password-env", required=True)
     set_up.add_argument("--partitions", type=int, help="default: CASEMESH_TOPIC_PARTITIONS, else 6")
+    set_up.add_argument(
+        "--replication-factor", type=int, help="default: CASEMESH_TOPIC_REPLICATION_FACTOR, else 1"
+    )
     commands.add_parser("acls", help="print the ACL table")
     args = parser.parse_args(argv)
     if args.command == "tls":

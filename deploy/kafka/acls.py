@@ -12,10 +12,14 @@ allows only what an ACL here allows (``allow.everyone.if.no.acl.found=false``):
 - **upstream** WRITEs the topics whose writer is upstream or anyone (every commands topic, the
   customers topic) and READs what answers it: the services' events topics and the rejections
   topic (docs/upstream.md), with groups ``casemesh-upstream…``;
-- **channels** WRITE the receipts topic and READ the dispatch topics, groups ``casemesh-channels…``;
+- **channels** WRITE the receipts topic and READ the dispatch topics and the channel-errors topic
+  (notifications' answer to a receipt it could not read, issue 18), groups ``casemesh-channels…``;
 - **operator** READs every topic, dead letters included, with groups ``casemesh-ops…``, and may
   DESCRIBE every Casemesh group (lag). **Only the operator may read a dead-letter topic**: dead
-  letters keep the original payloads;
+  letters keep the original payloads. For ``casemesh dlq`` (docs/operators.md) it also WRITEs the
+  topics anyone may write (the commands topics: a replay goes back to where it came from, never
+  onto an events topic, whose single writer stays its service), WRITEs and CREATEs the operations
+  audit topic, and DELETEs records of the dead-letter topics (a purge);
 - **admin** and the broker itself are super users (no ACL): topic and ACL setup, and the tests'
   harness.
 
@@ -36,7 +40,9 @@ from typing import Any
 
 from contracts.topics import (
     ANY,
+    CHANNEL_ERRORS_TOPIC,
     CHANNELS,
+    OPERATIONS_AUDIT_TOPIC,
     READS,
     REJECTIONS_TOPIC,
     SERVICES,
@@ -81,6 +87,7 @@ class Operation(IntEnum):
     READ = 3
     WRITE = 4
     CREATE = 5
+    DELETE = 6
     DESCRIBE = 8
     IDEMPOTENT_WRITE = 12
 
@@ -142,6 +149,9 @@ def written_topics(principal: str) -> tuple[str, ...]:
         return tuple(t.name for t in TOPICS.values() if t.writer in (UPSTREAM, ANY))
     if principal == CHANNELS:
         return tuple(t.name for t in topics_written_by(CHANNELS))
+    if principal == OPERATOR:
+        replayed = (t.name for t in TOPICS.values() if t.writer == ANY)
+        return (*replayed, OPERATIONS_AUDIT_TOPIC)
     return ()
 
 
@@ -153,7 +163,8 @@ def read_topics(principal: str) -> tuple[str, ...]:
         answers = [t.name for t in TOPICS.values() if t.kind == TopicKind.EVENTS and t.writer in SERVICES]
         return (*answers, REJECTIONS_TOPIC)
     if principal == CHANNELS:
-        return tuple(t.name for t in TOPICS.values() if t.kind == TopicKind.DISPATCH)
+        dispatches = [t.name for t in TOPICS.values() if t.kind == TopicKind.DISPATCH]
+        return (*dispatches, CHANNEL_ERRORS_TOPIC)
     if principal == OPERATOR:
         return tuple(TOPICS)
     return ()
@@ -191,11 +202,18 @@ def _client(name: str) -> list[Acl]:
 
 
 def _operator() -> list[Acl]:
-    return [
+    acls = [
+        _idempotent(OPERATOR),
         *_topic(OPERATOR, TOPIC_NAMESPACE, Operation.READ, Operation.DESCRIBE),
         _group(OPERATOR, OPERATOR_GROUP, Operation.READ),
         _group(OPERATOR, GROUP_NAMESPACE, Operation.DESCRIBE),
+        *_topic(OPERATOR, OPERATIONS_AUDIT_TOPIC, Operation.CREATE),
     ]
+    for name in written_topics(OPERATOR):
+        acls += _topic(OPERATOR, name, Operation.WRITE)
+    for name in (t.name for t in TOPICS.values() if t.kind == TopicKind.DEADLETTER):
+        acls += _topic(OPERATOR, name, Operation.DELETE)
+    return acls
 
 
 def acl_table() -> tuple[Acl, ...]:

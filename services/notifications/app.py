@@ -3,6 +3,8 @@
 What is particular to it: before deciding, the number index is brought up to date for a
 contact-details change, and the customer's view of it is read (seed 002 step 2: "make sure the
 mobile number on file is not recorded on multiple records"); the rules get it with the policy.
+A receipt it cannot read is answered on the channel-errors topic (issue 18,
+``services/notifications/channel_errors.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contracts.envelope import Envelope
 from kit.processing import Clock
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
 from kit.spec import handler
+from services.notifications.channel_errors import channel_error_answer
 from services.notifications.domain import Facts
 from services.notifications.settings import NotificationsSettings
 from services.notifications.spec import SPEC
@@ -38,7 +41,12 @@ def create_runtime(settings: NotificationsSettings | None = None, clock: Clock =
             return Facts(policy, await numbers.view(envelope.csid))
 
         handle = handler(SPEC, stores, settings, customer_facts)
-        return Wiring(handle=handle, stores=list(stores.values()))
+        # Issue 18: a receipt it cannot read is answered to the channel on the channel-errors topic.
+        return Wiring(
+            handle=handle,
+            stores=list(stores.values()),
+            answer_dead_letter=channel_error_answer(settings),
+        )
 
     return ServiceRuntime.for_service(settings, build=build, clock=clock)
 

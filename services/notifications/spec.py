@@ -19,6 +19,7 @@ from contracts.catalogue.customers import (
     RiskFlagRaised,
 )
 from contracts.catalogue.notifications import (
+    CheckDeliveryReceipt,
     NotificationsCommandRejected,
     RetryDelivery,
     SendEmail,
@@ -59,6 +60,7 @@ CUSTOMER = Aggregate(
         SendEmail: requests.send_email,
         DeliveryReceipted: deliveries.delivery_receipted,
         RetryDelivery: deliveries.retry_delivery,
+        CheckDeliveryReceipt: deliveries.check_delivery_receipt,
     },
 )
 

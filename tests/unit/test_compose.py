@@ -1,12 +1,11 @@
 """Static checks on the container deployment files.
 
-There is no Docker engine where the unit tests run, so the compose file and the
-Dockerfile are parsed and checked for the properties the deployment relies on.
+There is no Docker engine where the unit tests run, so the compose file is parsed and checked for
+the properties the deployment relies on (the Dockerfile's checks: tests/unit/test_dockerfile.py).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from kit.settings import DEFAULT_TOPIC_PARTITIONS, SHARED_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
 
 SERVICES = ("referrals", "approvals", "notifications", "complaints", "contacts", "casework")
 HOST_PORTS = {
@@ -105,18 +103,6 @@ def image_is_pinned(image: str) -> bool:
         return False
     tag = last_segment.rsplit(":", 1)[1]
     return bool(tag) and tag != "latest"
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = DOCKERFILE.read_text(encoding="utf-8")
-    logical_lines = re.sub(r"\\\n", " ", text).splitlines()
-    instructions = []
-    for line in logical_lines:
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            keyword, _, argument = stripped.partition(" ")
-            instructions.append((keyword.upper(), argument.strip()))
-    return instructions
 
 
 def test_every_image_tag_is_pinned(services: dict[str, dict[str, Any]]) -> None:
@@ -396,18 +382,3 @@ def test_the_services_with_endpoints_serve_them_on_their_own_port_with_the_share
             env[f"{prefix}IDENTITY_SERVICE_SECRET"]
             == services["referrals"]["environment"]["CASEMESH_REFERRALS_IDENTITY_SERVICE_SECRET"]
         )
-
-
-def test_the_dockerfile_pins_its_base_image_and_runs_casemesh() -> None:
-    instructions = dockerfile_instructions()
-    bases = [argument.split()[0] for keyword, argument in instructions if keyword == "FROM"]
-    assert bases == ["python:3.11.10-slim-bookworm"]
-    assert all(image_is_pinned(base) for base in bases)
-    entrypoints = [argument for keyword, argument in instructions if keyword == "ENTRYPOINT"]
-    assert [json.loads(argument) for argument in entrypoints] == [["casemesh"]]
-
-
-def test_the_dockerfile_runs_as_a_non_root_user() -> None:
-    users = [argument for keyword, argument in dockerfile_instructions() if keyword == "USER"]
-    assert users
-    assert users[-1].split(":")[0] not in {"root", "0"}

@@ -3,6 +3,12 @@ timer, fallback to a letter, and each MSP result recorded on the MSP (seed 002 s
 
 "A duplicate or late receipt changes nothing": only the first receipt for the attempt in flight
 counts. A retry of an SMS is a moment of sending, so the guard runs again before it.
+
+Issue 18: a receipt that does not come within the channel's receipt timeout is a
+``DeliveryTimedOut``, and the attempt then takes the path of a FAILED receipt (retry with backoff,
+then fallback, then abandoned). A report of success for the timed-out attempt that arrives before
+its retry has gone out still ends the delivery — nothing is sent twice; the retry's timer then
+changes nothing. Once the retry is out it changes nothing, as any late receipt.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from contracts.catalogue.channels import (
     Purpose,
 )
 from contracts.catalogue.notifications import (
+    CheckDeliveryReceipt,
+    DeliveryTimedOut,
     MSPContactResultRecorded,
     MSPContactStep,
     NotificationDelivered,
@@ -37,7 +45,14 @@ from services.notifications import templates as tpl
 from services.notifications.domain.customer import postal_for
 from services.notifications.domain.guard import check_sms
 from services.notifications.domain.rendering import service_template
-from services.notifications.domain.sending import dispatch, dispatched, next_delivery_id, sms_facts, suppress
+from services.notifications.domain.sending import (
+    await_receipt,
+    dispatch,
+    dispatched,
+    next_delivery_id,
+    sms_facts,
+    suppress,
+)
 from services.notifications.domain.state import (
     FINAL_STATES,
     CustomerState,
@@ -63,8 +78,10 @@ def delivery_receipted(
     if delivery is None or delivery.channel is not receipt.channel:
         return state, []
     # Issue 5: "A duplicate or late receipt changes nothing": only the first receipt for the
-    # attempt in flight counts.
-    if delivery.state is not DeliveryState.SENT or receipt.attempt != delivery.attempt:
+    # attempt in flight counts — and (issue 18) a success for an attempt that timed out, before its
+    # retry goes out: its failure was already decided by the timeout.
+    late = delivery.late_after_timeout(receipt.attempt) and receipt.status is DeliveryStatus.DELIVERED
+    if not (delivery.awaits_receipt(receipt.attempt) or late):
         return state, []
     notification = state.notifications[delivery.notification_id]
     t = Turn(state, now, facts)
@@ -86,11 +103,42 @@ def delivery_receipted(
     return t.decision()
 
 
+def check_delivery_receipt(
+    state: CustomerState, cmd: CheckDeliveryReceipt, now: datetime, facts: Facts
+) -> Decision:
+    """Issue 18: the receipt timeout of an attempt is up. Still waiting: ``DeliveryTimedOut``, and
+    the attempt has failed. Otherwise its receipt came (or the delivery moved on): nothing."""
+    delivery = state.deliveries.get(str(cmd.delivery_id))
+    if delivery is None:
+        raise Refused(NotificationsReasonCode.UNKNOWN_DELIVERY, "No such delivery.")
+    if not delivery.awaits_receipt(cmd.attempt):
+        return state, []  # a timer whose reason has passed changes nothing
+    notification = state.notifications[delivery.notification_id]
+    t = Turn(state, now, facts)
+    delivery = delivery.model_copy(update={"timed_out": True})
+    t.state = t.state.with_delivery(delivery)
+    t.emit(
+        DeliveryTimedOut(
+            notification_id=uuid.UUID(notification.notification_id),
+            delivery_id=cmd.delivery_id,
+            channel=delivery.channel,
+            attempt=delivery.attempt,
+            dispatched_at=delivery.sent_at,
+        )
+    )
+    # "feeds the retry and fallback path": as a FAILED receipt — a silent channel may recover, so
+    # it is retried (a bounce, which a retry cannot cure, is only ever reported by a channel).
+    _failed(t, notification, delivery, DeliveryStatus.FAILED)
+    return t.decision()
+
+
 def retry_delivery(state: CustomerState, cmd: RetryDelivery, now: datetime, facts: Facts) -> Decision:
     delivery = state.deliveries.get(str(cmd.delivery_id))
     if delivery is None:
         raise Refused(NotificationsReasonCode.UNKNOWN_DELIVERY, "No such delivery.")
     if delivery.state in FINAL_STATES:
+        if delivery.timed_out and cmd.attempt == delivery.attempt + 1:
+            return state, []  # issue 18: a late success ended the timed-out attempt before its retry
         raise Refused(NotificationsReasonCode.DELIVERY_ALREADY_FINAL, "The delivery is already final.")
     if delivery.state is not DeliveryState.RETRY_SCHEDULED or cmd.attempt != delivery.attempt + 1:
         return state, []  # a timer whose reason has passed changes nothing
@@ -113,10 +161,13 @@ def retry_delivery(state: CustomerState, cmd: RetryDelivery, now: datetime, fact
             "attempt": cmd.attempt,
             "state": DeliveryState.SENT,
             "dispatch": payload.model_dump(mode="json"),
+            "sent_at": now,
+            "timed_out": False,
         }
     )
     t.state = t.state.with_delivery(delivery)
     t.emit(dispatched(notification, delivery), payload)
+    await_receipt(t, delivery)
     return t.decision()
 
 

@@ -171,8 +171,10 @@ def phone_task_outcome(
     delivery = state.deliveries.get(str(report.delivery_id))
     if delivery is None or delivery.channel is not Channel.PHONE:
         return state, []
-    if delivery.state is not DeliveryState.SENT or report.attempt != delivery.attempt:
-        return state, []  # issue 5: a duplicate or late report changes nothing
+    if not (delivery.awaits_receipt(report.attempt) or delivery.late_after_timeout(report.attempt)):
+        # Issue 5: a duplicate or late report changes nothing — but (issue 18) a call made after
+        # its task timed out, before the task went out again, is the call that was asked for.
+        return state, []
     t = Turn(state.with_delivery(delivery.model_copy(update={"state": DeliveryState.COMPLETED})), now, facts)
     notification = state.notifications[delivery.notification_id]
     msp = state.msps.get(notification.msp_id or "")

@@ -6,6 +6,9 @@ MSP SMS is released by its letter, and before a retry. Each time it runs on the 
 *then*; a failure is published as ``SmsSuppressed`` with every failing rule
 (``checked_at_send_time`` = it passed when asked).
 
+Every dispatch waits for its channel's receipt for the channel's receipt timeout, on a durable
+timer (issue 18): :func:`await_receipt`.
+
 Ids are derived (uuid5), so deciding the same message again gives the same ids. A function that
 changes a notification is given its latest version and puts the changed one into the state.
 """
@@ -15,15 +18,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from contracts.base import Role
+from contracts.base import Actor, Role
 from contracts.catalogue.channels import DISPATCHES, Channel, Purpose
 from contracts.catalogue.notifications import (
+    CheckDeliveryReceipt,
     MSPContactResultRecorded,
     MSPContactStep,
     NotificationDispatched,
     SmsSuppressed,
     SmsSuppressionReason,
 )
+from kit.timers import Deferred
 from services.notifications import templates as tpl
 from services.notifications.domain.guard import SmsFacts, check_sms
 from services.notifications.domain.rendering import customer_values, free_form, msp_values, render
@@ -61,12 +66,29 @@ def dispatch(
         state=DeliveryState.SENT,
         dispatch=payload.model_dump(mode="json"),
         fallback_from=fallback_from,
+        sent_at=t.now,
     )
     notification = notification.model_copy(
         update={"deliveries": (*notification.deliveries, delivery.delivery_id)}
     )
     t.state = t.state.with_notification(notification).with_delivery(delivery)
     t.emit(dispatched(notification, delivery), payload)
+    await_receipt(t, delivery)
+
+
+def await_receipt(t: Turn, delivery: Delivery) -> None:
+    """Issue 18: "A dispatch whose receipt does not come within a configurable time becomes a
+    DeliveryTimedOut that feeds the retry and fallback path" — a timer per attempt, checking then
+    whether that attempt still waits for its receipt (a channel without a timeout waits for ever)."""
+    timeout = t.policy.receipt_timeout(delivery.channel)
+    if timeout is None:
+        return
+    check = CheckDeliveryReceipt(
+        actor=Actor.system("notifications-receipt-timeout"),
+        delivery_id=uuid.UUID(delivery.delivery_id),
+        attempt=delivery.attempt,
+    )
+    t.emit(Deferred(check, t.now + timeout, f"receipt:{delivery.delivery_id}:{delivery.attempt}"))
 
 
 def dispatched(notification: Notification, delivery: Delivery) -> NotificationDispatched:

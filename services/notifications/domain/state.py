@@ -32,19 +32,40 @@ Output = Message | Deferred
 # --------------------------------------------------------------------------------------------
 
 
+#: Issue 18: how long a dispatch waits for its receipt before it counts as failed
+#: (``DeliveryTimedOut``). An SMS gateway and a mail provider report within minutes; a print and
+#: mail house reports lodgement within a working day or two (72 h spans a weekend). A phone task is
+#: an officer's work, reported when the call is made: it has no timeout unless one is configured.
+DEFAULT_RECEIPT_TIMEOUTS: Mapping[Channel, timedelta] = {
+    Channel.SMS: timedelta(hours=1),
+    Channel.EMAIL: timedelta(hours=4),
+    Channel.LETTER: timedelta(hours=72),
+}
+
+
 @dataclass(frozen=True)
 class Policy:
-    """Retry bounds and backoff (issue 5: "retried with backoff a bounded number of times") and templates."""
+    """Retry bounds and backoff (issue 5: "retried with backoff a bounded number of times"),
+    templates, and how long each channel's receipt is waited for (issue 18)."""
 
     max_attempts: int = 3
     backoff_initial: timedelta = timedelta(minutes=5)
     backoff_factor: float = 2.0
     backoff_max: timedelta = timedelta(hours=6)
     templates: tpl.TemplateRegistry = tpl.DEFAULT_REGISTRY
+    #: A channel left out waits for its receipt for ever.
+    receipt_timeouts: Mapping[Channel, timedelta] = field(
+        default_factory=lambda: dict(DEFAULT_RECEIPT_TIMEOUTS)
+    )
 
     def backoff(self, failed_attempt: int) -> timedelta:
         """Wait after attempt ``failed_attempt`` failed: initial * factor^(attempt-1), capped."""
         return min(self.backoff_initial * (self.backoff_factor ** (failed_attempt - 1)), self.backoff_max)
+
+    def receipt_timeout(self, channel: Channel) -> timedelta | None:
+        """How long a dispatch on ``channel`` waits for its receipt; None: for ever."""
+        timeout = self.receipt_timeouts.get(channel)
+        return timeout if timeout is not None and timeout > timedelta(0) else None
 
 
 @dataclass(frozen=True)
@@ -136,8 +157,8 @@ class Notification(_State):
 
 
 class DeliveryState(StrEnum):
-    SENT = "SENT"  # dispatched, waiting for the channel's receipt
-    RETRY_SCHEDULED = "RETRY_SCHEDULED"  # failed; a RetryDelivery timer is set
+    SENT = "SENT"  # dispatched, waiting for the channel's receipt (a CheckDeliveryReceipt timer is set)
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"  # failed or timed out; a RetryDelivery timer is set
     DELIVERED = "DELIVERED"
     COMPLETED = "COMPLETED"  # a phone task whose outcome was reported
     FELL_BACK = "FELL_BACK"  # retries exhausted; replaced by a delivery on the next channel
@@ -165,6 +186,21 @@ class Delivery(_State):
     #: The last dispatch's payload: a retry sends the same rendered text again.
     dispatch: Mapping[str, Any]
     fallback_from: str | None = None
+    #: When the current attempt was dispatched (None in a state stored before it was recorded).
+    sent_at: datetime | None = None
+    #: The current attempt got no receipt in time (issue 18): its late receipt may still end it.
+    timed_out: bool = False
+
+    def awaits_receipt(self, attempt: int) -> bool:
+        """Whether a receipt for ``attempt`` is the one this delivery waits for: the attempt in
+        flight (issue 5: "a duplicate or late receipt changes nothing")."""
+        return self.state is DeliveryState.SENT and attempt == self.attempt
+
+    def late_after_timeout(self, attempt: int) -> bool:
+        """Issue 18: the attempt timed out and its retry has not gone out yet — a late report of
+        success still ends the delivery (nothing is sent twice); once the retry is out, a receipt
+        for the timed-out attempt changes nothing."""
+        return self.state is DeliveryState.RETRY_SCHEDULED and self.timed_out and attempt == self.attempt
 
 
 class CustomerState(_State):

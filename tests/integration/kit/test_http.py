@@ -51,6 +51,12 @@ async def test_a_running_service_is_live_ready_and_counts_what_it_consumed_appli
     assert 'casemesh_dead_lettered_total{reason_code="not_json"} 1.0' in metrics
     assert "casemesh_batch_seconds_bucket" in metrics
     assert "casemesh_outbox_backlog" in metrics
+    assert "casemesh_ready 1.0" in metrics, "set by the readiness check just made"
+    topic = mesh.topic(COMMANDS)
+    assert f'{{message_type="AddToTally",outcome="applied",topic="{topic}"}} 1.0' in metrics
+    assert f'{{message_type="unknown",outcome="dead_lettered",topic="{topic}"}} 1.0' in metrics
+    assert f'casemesh_processing_seconds_count{{message_type="AddToTally",topic="{topic}"}} 1.0' in metrics
+    assert "process_resident_memory_bytes" in metrics and "python_info{" in metrics
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
     assert "not_json" in logged, "logs carry reason codes"
     assert "Jane" not in logged and "0400" not in logged, "logs never carry payload contents"

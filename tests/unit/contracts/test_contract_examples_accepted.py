@@ -37,6 +37,7 @@ TIMER_COMMANDS = {
     "ExpireTransferMonitoring",
     "EscalateOverdueApproval",
     "RetryDelivery",
+    "CheckDeliveryReceipt",
     "CheckTaskSla",
     "StartLeaveCover",
     "EndLeaveCover",

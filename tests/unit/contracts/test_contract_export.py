@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.catalogue import ALL_MESSAGES
+from contracts.catalogue import ALL_MESSAGES, operations
 from contracts.export import PARTIES, asyncapi_document, export
 from contracts.topics import SERVICES, TOPICS, commands_topic, events_topic
+
+OPERATIONS = {cls.MESSAGE_TYPE for cls in operations.MESSAGES}
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,8 +67,12 @@ def test_every_asyncapi_document_is_valid_shaped() -> None:
                 assert message_ref["$ref"].startswith(channel_ref + "/messages/"), (oid, message_ref)
         for name, message in document["components"]["messages"].items():
             assert message["payload"], name
-            if name == "MessageDeadLettered":  # bare, keyed by producer
+            if name in ("MessageDeadLettered", "ReceiptDeadLettered"):  # bare, keyed by producer
                 assert message["bindings"]["kafka"]["key"]["type"] == ["string", "null"]
+                assert message["headers"]["properties"]["message-type"]
+            elif name in OPERATIONS:  # bare, keyed by the service acted on
+                assert message["bindings"]["kafka"]["key"]["type"] == "string"
+                assert "pattern" not in message["bindings"]["kafka"]["key"]
                 assert message["headers"]["properties"]["message-type"]
             elif name != "DeadLetter":
                 assert message["bindings"]["kafka"]["key"]["pattern"] == "^[0-9]{6,12}$"
@@ -75,6 +81,16 @@ def test_every_asyncapi_document_is_valid_shaped() -> None:
         assert document["servers"]["production"]["protocol"] == "kafka"
         for ref in _refs(document):
             _resolve(document, ref)
+
+
+def test_the_operators_document_reads_the_dead_letters_and_writes_the_audit_topic() -> None:
+    document = asyncapi_document("operators")
+    addresses = {c["address"] for c in document["channels"].values()}
+    assert "casemesh.operations.audit.v1" in addresses
+    sent = {
+        o["channel"]["$ref"].split("/")[-1] for o in document["operations"].values() if o["action"] == "send"
+    }
+    assert sent == {"operations_audit_v1"}
 
 
 def test_each_service_document_covers_the_topics_it_writes_and_reads() -> None:

@@ -52,7 +52,8 @@ def test_the_channel_receipt_and_customer_topics_are_named() -> None:
         RECEIPTS_TOPIC == "casemesh.notifications.receipts.v1" and TOPICS[RECEIPTS_TOPIC].writer == "channels"
     )
     assert CUSTOMERS_TOPIC == "casemesh.customers.events.v1" and TOPICS[CUSTOMERS_TOPIC].writer == "upstream"
-    assert len(TOPICS) == 3 * len(SERVICES) + 4 + 2 + 1  # + casemesh.rejections.v1
+    # + rejections, operations audit, channel errors
+    assert len(TOPICS) == 3 * len(SERVICES) + 4 + 2 + 1 + 1 + 1
 
 
 def test_unknown_services_and_channels_are_refused() -> None:
@@ -67,7 +68,7 @@ def test_every_events_topic_has_exactly_one_writer_and_each_writer_one_events_to
     events_topics = [t for t in TOPICS.values() if t.kind is TopicKind.EVENTS]
     writers = [t.writer for t in events_topics]
     assert len(writers) == len(set(writers)), writers
-    assert set(writers) == {*SERVICES, "upstream"}
+    assert set(writers) == {*SERVICES, "upstream", "operator"}
     for topic in events_topics:
         assert topic.writer != "any"
     for svc in SERVICES:

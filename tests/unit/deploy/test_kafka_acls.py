@@ -7,7 +7,9 @@ import pytest
 
 from contracts.topics import (
     ANY,
+    CHANNEL_ERRORS_TOPIC,
     CHANNELS,
+    OPERATIONS_AUDIT_TOPIC,
     READS,
     REJECTIONS_TOPIC,
     SERVICES,
@@ -118,9 +120,13 @@ def test_dead_letters_are_readable_by_the_operator_only(suffix: str) -> None:
         assert readers == {OPERATOR}, name
 
 
-def test_the_operator_reads_every_topic_with_its_own_groups_and_writes_nothing() -> None:
+def test_the_operator_reads_every_topic_with_its_own_groups_and_writes_only_commands_and_its_audit() -> None:
     assert all(may(OPERATOR, Operation.READ, name + ".t0") for name in TOPICS)
-    assert not any(may(OPERATOR, Operation.WRITE, name) for name in TOPICS)
+    written = {name for name in TOPICS if may(OPERATOR, Operation.WRITE, name + ".t0")}
+    assert written == {t.name for t in TOPICS.values() if t.writer == ANY} | {OPERATIONS_AUDIT_TOPIC}
+    deleted = {name for name in TOPICS if may(OPERATOR, Operation.DELETE, name + ".t0")}
+    assert deleted == set(DEAD_LETTERS), "a purge deletes dead letters, nothing else"
+    assert not any(may(p, Operation.DELETE, name) for p in ORDINARY if p != OPERATOR for name in TOPICS)
     assert may(OPERATOR, Operation.READ, "casemesh-ops-replay", GROUP)
     assert not may(OPERATOR, Operation.READ, "casemesh-referrals", GROUP)
     assert may(OPERATOR, Operation.DESCRIBE, "casemesh-referrals", GROUP), "the operator sees lag"
@@ -139,11 +145,14 @@ def test_upstream_reads_the_answers_but_no_command_or_dead_letter() -> None:
     assert all(TOPICS[name].kind in (TopicKind.EVENTS, TopicKind.REJECTIONS) for name in read)
 
 
-def test_channels_write_the_receipts_and_read_the_dispatch_topics() -> None:
+def test_channels_write_the_receipts_and_read_the_dispatch_topics_and_their_channel_errors() -> None:
     written = {name for name in TOPICS if may(CHANNELS, Operation.WRITE, name)}
     read = {name for name in TOPICS if may(CHANNELS, Operation.READ, name)}
     assert written == {t.name for t in TOPICS.values() if t.kind == TopicKind.RECEIPTS}
-    assert read == {t.name for t in TOPICS.values() if t.kind == TopicKind.DISPATCH}
+    dispatches = {t.name for t in TOPICS.values() if t.kind == TopicKind.DISPATCH}
+    assert read == {*dispatches, CHANNEL_ERRORS_TOPIC}
+    assert may("notifications", Operation.WRITE, CHANNEL_ERRORS_TOPIC + ".t0")
+    assert not may(CHANNELS, Operation.WRITE, CHANNEL_ERRORS_TOPIC)
     assert may(CHANNELS, Operation.READ, "casemesh-channels-sms", GROUP)
 
 

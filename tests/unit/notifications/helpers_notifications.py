@@ -26,8 +26,10 @@ from contracts.catalogue.customers import (
     RiskFlagRaised,
 )
 from contracts.catalogue.notifications import (
+    CheckDeliveryReceipt,
     ContactCard,
     ContactCardKind,
+    RetryDelivery,
     SendSms,
     SmsCircumstance,
     StartMSPContact,
@@ -194,3 +196,13 @@ def kinds(outputs: Iterable[Output]) -> list[str]:
 
 def timers(outputs: Iterable[Output]) -> list[Deferred]:
     return [o for o in outputs if isinstance(o, Deferred)]
+
+
+def retries(outputs: Iterable[Output]) -> list[Deferred]:
+    """The retry timers among the outputs (every dispatch also arms its receipt timeout)."""
+    return [o for o in timers(outputs) if isinstance(o.message, RetryDelivery)]
+
+
+def receipt_checks(outputs: Iterable[Output]) -> list[Deferred]:
+    """The receipt-timeout timers among the outputs (issue 18)."""
+    return [o for o in timers(outputs) if isinstance(o.message, CheckDeliveryReceipt)]

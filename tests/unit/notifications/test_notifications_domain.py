@@ -28,8 +28,8 @@ from helpers_notifications import (
     phone_outcome,
     receipt,
     registered,
+    retries,
     start_msp,
-    timers,
 )
 
 from contracts.base import Actor, Role
@@ -105,6 +105,7 @@ def test_an_approved_msp_starts_with_a_phone_task_and_the_final_approved_letter_
         "PhoneTaskDispatch",
         "NotificationDispatched",
         "LetterDispatch",
+        "Deferred:CheckDeliveryReceipt",  # issue 18: the letter's receipt timeout (a call has none)
     ]
     [phone] = of(out, PhoneTaskDispatch)
     [letter] = of(out, LetterDispatch)
@@ -256,7 +257,12 @@ def test_when_it_is_not_appropriate_to_phone_and_no_representative_is_recorded_t
 def test_an_msp_sms_after_the_letter_passing_the_guard_is_sent_with_the_contact_number() -> None:
     run, _ = started()
     out = run(msp_sms())
-    assert kinds(out) == ["SmsRequested", "NotificationDispatched", "SmsDispatch"]
+    assert kinds(out) == [
+        "SmsRequested",
+        "NotificationDispatched",
+        "SmsDispatch",
+        "Deferred:CheckDeliveryReceipt",
+    ]
     [sms] = of(out, SmsDispatch)
     assert sms.to_mobile == MOBILE and "Priya" in sms.body and "1300000000" in sms.body
     assert (sms.template_id, sms.template_version, sms.purpose) == ("msp-sms", 1, Purpose.MSP_SMS)
@@ -392,11 +398,13 @@ def held(run: Run | None = None) -> tuple[Run, SendSms]:
 def test_an_sms_requested_before_its_letter_waits_and_is_sent_right_after_the_letter() -> None:
     run, request = held()
     out = run(start_msp())
-    assert kinds(out)[-4:] == [
+    assert kinds(out)[-6:] == [
         "NotificationDispatched",
         "LetterDispatch",
+        "Deferred:CheckDeliveryReceipt",
         "NotificationDispatched",
         "SmsDispatch",
+        "Deferred:CheckDeliveryReceipt",
     ]
     [sms] = of(out, SmsDispatch)
     assert of(out, NotificationDispatched)[-1].notification_id == request.notification_id
@@ -488,7 +496,7 @@ def test_a_failed_sms_is_retried_with_growing_backoff_then_falls_back_to_a_lette
     run, sms = sent_sms()
     out = run(receipt(sms.delivery_id, Channel.SMS, DeliveryStatus.FAILED))
     [failed] = of(out, NotificationDeliveryFailed)
-    [timer] = timers(out)
+    [timer] = retries(out)
     assert failed.next_attempt_at == NOW + timedelta(minutes=5) == timer.due_at
     assert timer.message == RetryDelivery(
         actor=Actor.system("notifications-retry"), delivery_id=sms.delivery_id, attempt=2
@@ -500,7 +508,7 @@ def test_a_failed_sms_is_retried_with_growing_backoff_then_falls_back_to_a_lette
     assert run(timer.message) == [], "the same timer again changes nothing"
 
     out = run(receipt(sms.delivery_id, Channel.SMS, DeliveryStatus.FAILED, attempt=2))
-    [timer] = timers(out)
+    [timer] = retries(out)
     assert timer.due_at == run.now + timedelta(minutes=10)
     run.now = timer.due_at
     run(timer.message)
@@ -512,6 +520,7 @@ def test_a_failed_sms_is_retried_with_growing_backoff_then_falls_back_to_a_lette
         "NotificationFellBack",
         "NotificationDispatched",
         "LetterDispatch",
+        "Deferred:CheckDeliveryReceipt",
     ]
     assert of(out, NotificationDeliveryFailed)[0].next_attempt_at is None
     [fell_back] = of(out, NotificationFellBack)
@@ -527,13 +536,13 @@ def test_a_failed_sms_is_retried_with_growing_backoff_then_falls_back_to_a_lette
 def test_a_bounced_sms_falls_back_at_once_because_retrying_cannot_cure_a_bad_number() -> None:
     run, sms = sent_sms()
     out = run(receipt(sms.delivery_id, Channel.SMS, DeliveryStatus.BOUNCED))
-    assert timers(out) == [] and len(of(out, NotificationFellBack)) == 1
+    assert retries(out) == [] and len(of(out, NotificationFellBack)) == 1
     assert of(out, NotificationDeliveryFailed)[0].status is DeliveryStatus.BOUNCED
 
 
 def test_a_retry_is_a_moment_of_sending_so_a_flag_raised_meanwhile_suppresses_it() -> None:
     run, sms = sent_sms()
-    [timer] = timers(run(receipt(sms.delivery_id, Channel.SMS, DeliveryStatus.FAILED)))
+    [timer] = retries(run(receipt(sms.delivery_id, Channel.SMS, DeliveryStatus.FAILED)))
     run(flag(RiskFlag.SUICIDE_OR_SELF_HARM))
     out = run(timer.message)
     assert of(out, SmsDispatch) == []
@@ -598,7 +607,7 @@ def test_a_complaint_response_letter_is_rendered_from_its_template_and_dispatche
     run = customer()
     request = letter_request()
     out = run(request)
-    assert kinds(out) == ["NotificationDispatched", "LetterDispatch"]
+    assert kinds(out) == ["NotificationDispatched", "LetterDispatch", "Deferred:CheckDeliveryReceipt"]
     [letter] = of(out, LetterDispatch)
     assert letter.addressee == "Jordan Lee" and "corrected the assessment" in letter.body
     assert (letter.template_id, letter.template_version) == ("complaint-l2-response", 1)
