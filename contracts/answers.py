@@ -110,7 +110,13 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "FinaliseIssue": {
         "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "CustomerUnlocked", "IssueFinalised"),
-        "codes": ("ALREADY_LOCKED", "ISSUE_ALREADY_FINALISED", "OPTIONS_NOT_EXPLAINED", "UNKNOWN_ISSUE"),
+        "codes": (
+            "ALREADY_LOCKED",
+            "ISSUE_ALREADY_FINALISED",
+            "NOT_OWNER",
+            "OPTIONS_NOT_EXPLAINED",
+            "UNKNOWN_ISSUE",
+        ),
         "suppressed": (),
     },
     "IdentifyPresentingIssue": {
@@ -118,7 +124,9 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
             "CustomerLocked",
             "CustomerOwnershipAssigned",
             "PresentingIssueIdentified",
+            "SpecialisedIssueNoticeRequired",
             "SpecialisedIssueReferred",
+            "SpecialistAreaConsultationRequested",
         ),
         "codes": (
             "ALREADY_LOCKED",
@@ -132,7 +140,12 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "suppressed": (),
     },
     "LockCustomer": {
-        "accepted": ("CustomerLocked", "CustomerOwnershipAssigned"),
+        "accepted": (
+            "CustomerLocked",
+            "CustomerOwnershipAssigned",
+            "SpecialisedIssueNoticeRequired",
+            "SpecialistAreaConsultationRequested",
+        ),
         "codes": (
             "UNKNOWN_CUSTOMER",
             "ALREADY_LOCKED",
@@ -151,7 +164,15 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "RecordCMP": {
         "accepted": ("CMPRecorded",),
-        "codes": ("INVALID_STATE", "NOT_ASSIGNED", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
+        "codes": (
+            "INVALID_STATE",
+            "NOT_ASSIGNED",
+            "NOT_ASSIGNED_TEAM",
+            "NOT_IN_PS",
+            "REFERRAL_TYPE_MISMATCH",
+            "UNKNOWN_DOCUMENT",
+            "UNKNOWN_REFERRAL",
+        ),
         "suppressed": (),
     },
     "RecordCustomerContact": {
@@ -206,6 +227,11 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "codes": ("INVALID_STATE", "NOT_ASSIGNED_TEAM", "NOT_IN_PS", "UNKNOWN_REFERRAL"),
         "suppressed": (),
     },
+    "ReleaseParentLock": {
+        "accepted": ("CustomerLockReleased", "CustomerOwnershipAssigned", "CustomerUnlocked"),
+        "codes": ("NOT_LOCKED",),
+        "suppressed": (),
+    },
     "ResolveOwnershipDispute": {
         "accepted": (
             "CustomerLocked",
@@ -223,7 +249,7 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "UnlockCustomer": {
         "accepted": ("CustomerLocked", "CustomerOwnershipAssigned", "CustomerUnlocked"),
-        "codes": ("ALREADY_LOCKED", "NOT_LOCKED", "SPECIALISED_ISSUES_OUTSTANDING"),
+        "codes": ("ALREADY_LOCKED", "NOT_LOCKED", "NOT_OWNER", "SPECIALISED_ISSUES_OUTSTANDING"),
         "suppressed": (),
     },
     "WarmTransferContact": {

@@ -377,6 +377,7 @@ SENDS_MESSAGES: Mapping[str, tuple[str, ...]] = {
         "CloseApprovalSubject",
         "ExpireTransferMonitoring",
         "LockCustomer",
+        "ReleaseParentLock",
     ),
     "approvals": ("EscalateOverdueApproval",),
     "notifications": ("RetryDelivery", "CheckDeliveryReceipt"),

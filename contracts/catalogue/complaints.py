@@ -368,13 +368,16 @@ class WrittenResponseRequested(Event):
 
 
 class StaffFeedbackPrepared(Event):
-    """Seed 003 table 1 step 4: feedback for the staff member's Team Leader (upheld or partially upheld)."""
+    """Seed 003 table 1 step 4: feedback for the staff member's Team Leader, "If the complaint is upheld"."""
 
     complaint_id: UUID = Field(description="The complaint.", examples=[COMPLAINT_ID])
     staff_member: StaffReference = Field(
         description="Who the feedback is about (no surname).", examples=[STAFF_EXAMPLE]
     )
-    category: ComplaintCategory = Field(description="UPHELD or PARTIALLY_UPHELD.", examples=["UPHELD"])
+    category: ComplaintCategory = Field(
+        description="The complaint's category: UPHELD (the only one that prepares feedback).",
+        examples=["UPHELD"],
+    )
     summary: ShortText | None = Field(
         default=None, description="Feedback summary.", examples=["Missed call-back"]
     )

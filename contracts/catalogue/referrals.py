@@ -75,6 +75,8 @@ class ReferralsReasonCode(StrEnum):
         "INVALID_STATE"  # the step does not fit where the referral is (e.g. transfer before CMP accepted)
     )
     UNKNOWN_REFERRAL = "UNKNOWN_REFERRAL"  # referral_id is not the customer's current PS referral
+    # Seed 000 table 2 step 2: "Record internal referral type" — the CMP's is the referral's own
+    REFERRAL_TYPE_MISMATCH = "REFERRAL_TYPE_MISMATCH"
     # Seed 000 table 4 step 1: an international customer's stacking document originates in the
     # international system's notes; a domestic one in Casemesh.
     ORIGIN_MISMATCH = "ORIGIN_MISMATCH"
@@ -82,7 +84,9 @@ class ReferralsReasonCode(StrEnum):
     # Seed 001 tables 1 and 3: locking, ownership, unlocking
     ALREADY_LOCKED = "ALREADY_LOCKED"
     NOT_LOCKED = "NOT_LOCKED"
-    NOT_OWNER = "NOT_OWNER"  # only the owning area may agree a transfer of ownership
+    # Only the owning area may agree a transfer of ownership; only the officer or area a customer
+    # is locked to (or the Team Leader in a recorded escalation) finalises or unlocks (issue 20)
+    NOT_OWNER = "NOT_OWNER"
     NO_DISPUTE = "NO_DISPUTE"
     SPECIALISED_ISSUES_OUTSTANDING = "SPECIALISED_ISSUES_OUTSTANDING"  # seed 001 table 3 step 3
     # Issue 9 (CMA intake)
@@ -135,14 +139,25 @@ class StackingDocumentOrigin(StrEnum):
 
 
 class CoreIssue(EventPart):
-    """Seed 000 table 2 step 2: the CMP's core issue."""
+    """Seed 000 table 2 steps 1-2: the CMP's core issue ("Record the Core Issue, and Trigger")."""
 
+    description: ShortText | None = Field(
+        default=None,
+        description=(
+            "The core issue itself, a field of the CMP in its own right (seed 000 table 2 step 1: "
+            '"Record the Core Issue"). Optional on the wire for producers older than 3.0.0.'
+        ),
+        examples=["Customer disputes every assessment and escalates across areas"],
+    )
     internal_referral_type: PSReferralType = Field(
         description="The PS internal referral type.", examples=["OTHER"]
     )
     stacking_document_date: dt.date | None = Field(
         default=None,
-        description="Date of the PS stacking document, when one exists (often created after the CMP).",
+        description=(
+            "Date of the PS stacking document, when one exists (often created after the CMP): "
+            "it must be the creation date (agency calendar) of a stacking document of the referral."
+        ),
         examples=["2025-03-03"],
     )
 
@@ -169,7 +184,11 @@ class TriggerDetailsInput(TriggerDetails):
     model_config = COMMAND_CONFIG
 
 
-CORE_ISSUE_EXAMPLE = {"internal_referral_type": "OTHER", "stacking_document_date": "2025-03-03"}
+CORE_ISSUE_EXAMPLE = {
+    "description": "Customer disputes every assessment and escalates across areas",
+    "internal_referral_type": "OTHER",
+    "stacking_document_date": None,
+}
 TRIGGER_EXAMPLE = {"segment": "HIGH_CONFLICT", "issue": "Repeated escalations across areas"}
 
 
@@ -403,8 +422,11 @@ class LockCustomer(Command):
 
     "If the issue requires interaction with both customers to make a decision, make sure both
     customers are locked to the same Service Officer": give ``other_parent_csid``; the service
-    then locks that customer too (a LockCustomer keyed by the other CSID, caused by this one).
+    then locks that customer too (a LockCustomer keyed by the other CSID, caused by this one, with
+    ``first_parent_csid``); if that lock is refused, the first parent's lock is released.
     """
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"first_parent_csid": None}
 
     issue_id: UUID = Field(description="The issue that needs the lock.", examples=[ISSUE_ID])
     lock_to: LockTargetInput = Field(
@@ -415,6 +437,30 @@ class LockCustomer(Command):
     )
     other_parent_csid: CSID | None = Field(
         default=None, description="Lock the other parent to the same target too.", examples=["987654321"]
+    )
+    first_parent_csid: CSID | None = Field(
+        default=None,
+        description=(
+            "Set by the service on the lock it sends the other parent: the parent locked first, "
+            "whose lock is released (ReleaseParentLock) when this one is refused."
+        ),
+        examples=["123456789"],
+    )
+
+
+class ReleaseParentLock(Command):
+    """Seed 001 table 2 step 8 ("make sure both customers are locked to the same Service Officer"):
+    the other parent's lock for the same issue was refused, so this parent's lock is released.
+
+    Sent by the referrals service to itself (the compensation of a both-parents lock), keyed by
+    the parent locked first; the actor is the officer who asked for the lock.
+    """
+
+    issue_id: UUID = Field(description="The issue both parents were to be locked for.", examples=[ISSUE_ID])
+    other_parent_csid: CSID = Field(description="The parent whose lock was refused.", examples=["987654321"])
+    reason: ShortText = Field(
+        description="Why the lock goes: the other parent's refusal.",
+        examples=["The other parent's lock was refused: ALREADY_LOCKED"],
     )
 
 
@@ -462,7 +508,13 @@ class ResolveOwnershipDispute(Command):
 
 
 class UnlockCustomer(Command):
-    """Seed 001 table 3 step 4: unlock — refused while a specialised issue is outstanding (step 3)."""
+    """Seed 001 table 3 step 4: unlock — refused while a specialised issue is outstanding (step 3).
+
+    Sent by the officer the customer is locked to, or by a Team Leader while an ownership dispute
+    is escalated (issue 20: locks restrict).
+    """
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"actor": {**ACTOR_EXAMPLE, "officer_id": "EMP30117"}}
 
     reason: ShortText = Field(description="Why the lock can go.", examples=["All issues finalised"])
 
@@ -719,7 +771,15 @@ class FinaliseInteraction(Command):
 
 
 class FinaliseIssue(Command):
-    """Seed 001 table 3 steps 1-2: finalise an issue; a customer who disagrees is told their options."""
+    """Seed 001 table 3 steps 1-2: finalise an issue; a customer who disagrees is told their options.
+
+    A locked issue is finalised by the officer or an officer of the area it is locked to, or by a
+    Team Leader while an ownership dispute is escalated (issue 20: locks restrict).
+    """
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "actor": {**ACTOR_EXAMPLE, "role": "SPECIALIST_OFFICER", "team": "COA Team 1"}
+    }
 
     issue_id: UUID = Field(description="The issue.", examples=[ISSUE_ID])
     customer_agrees: bool = Field(
@@ -746,6 +806,7 @@ COMMANDS: tuple[type[Command], ...] = (
     ActionTransferOutOfPS,
     ExpireTransferMonitoring,
     LockCustomer,
+    ReleaseParentLock,
     TransferCustomerOwnership,
     EscalateOwnershipDispute,
     ResolveOwnershipDispute,
@@ -946,6 +1007,43 @@ class CustomerLocked(Event):
         default=None, description="Locked to the same target.", examples=["987654321"]
     )
     actor: Actor = Field(description="Who locked.", examples=[ACTOR_EXAMPLE])
+
+
+class CustomerLockReleased(Event):
+    """Seed 001 table 2 step 8: both parents are locked for the issue or neither is — the other
+    parent's lock was refused, so this parent's lock for the issue is released (compensation)."""
+
+    issue_id: UUID = Field(description="The issue.", examples=[ISSUE_ID])
+    other_parent_csid: CSID = Field(description="The parent whose lock was refused.", examples=["987654321"])
+    reason: ShortText = Field(
+        description="Why it was released.", examples=["The other parent's lock was refused: ALREADY_LOCKED"]
+    )
+    actor: Actor = Field(description="The officer who asked for the lock.", examples=[ACTOR_EXAMPLE])
+
+
+class SpecialisedIssueNoticeRequired(Event):
+    """Seed 001 table 1 step 7: "When retaining customer ownership and a second (or subsequent)
+    specialised issue arises, tell the customers" — a communication task for the owning area."""
+
+    issue_id: UUID = Field(description="The newly arisen specialised issue.", examples=[ISSUE_ID])
+    specialist_area: Code = Field(description="The area of the new issue.", examples=["OBJECTIONS"])
+    owner_area: Code = Field(
+        description="The area that owns the customer and tells them.", examples=["CHANGE_OF_ASSESSMENT"]
+    )
+    actor: Actor = Field(description="Who raised the issue's lock.", examples=[ACTOR_EXAMPLE])
+
+
+class SpecialistAreaConsultationRequested(Event):
+    """Seed 001 table 1 step 7: "consult with the other specialist area to determine the best way to
+    manage the customer" — a task on the consulted area's list."""
+
+    issue_id: UUID = Field(description="The newly arisen specialised issue.", examples=[ISSUE_ID])
+    consulted_area: Code = Field(description="The area consulted.", examples=["OBJECTIONS"])
+    owner_area: Code = Field(
+        description="The area that owns the customer (PS co-ordinates a PS customer).",
+        examples=["CHANGE_OF_ASSESSMENT"],
+    )
+    actor: Actor = Field(description="Who raised the issue's lock.", examples=[ACTOR_EXAMPLE])
 
 
 class CustomerOwnershipAssigned(Event):
@@ -1169,13 +1267,13 @@ class IssueFinalised(Event):
 class ReferralsCommandRejected(Rejection):
     """A referrals command was refused."""
 
-    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); a version 1 payload is
-    # a valid version 2 one.
-    SCHEMA_VERSION: ClassVar[int] = 2
+    # 2: reason_code gained UNAUTHENTICATED and ACTOR_MISMATCH (issue 16); 3: it gained
+    # REFERRAL_TYPE_MISMATCH (issue 20). A version 1 or 2 payload is a valid version 3 one.
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     @classmethod
     def upgrade_payload(cls, from_version: int, payload: dict[str, Any]) -> dict[str, Any] | None:
-        return payload if from_version == 1 else None
+        return payload if from_version in (1, 2) else None
 
     reason_code: ReferralsReasonCode = Field(description="Why it was refused.", examples=["ALREADY_IN_PS"])
 
@@ -1196,6 +1294,9 @@ EVENTS: tuple[type[Event], ...] = (
     TransferOutOfPSDeclined,
     TransferMonitoringExpired,
     CustomerLocked,
+    CustomerLockReleased,
+    SpecialisedIssueNoticeRequired,
+    SpecialistAreaConsultationRequested,
     CustomerOwnershipAssigned,
     CustomerOwnershipTransferred,
     OwnershipDisputeEscalated,

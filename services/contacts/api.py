@@ -41,15 +41,25 @@ from kit.identity import Identity
 from kit.processing import Clock, Handler, Outcome
 from services.contacts import domain, filetypes
 from services.contacts.domain import AttachmentState, AttachmentUpload, NoteState
-from services.contacts.settings import ContactsSettings
+from services.contacts.settings import UPLOAD_BODY_MAX_BYTES, ContactsSettings
 from services.contacts.spec import internal_envelope
 from services.contacts.store import ContactsStore, completing
 
 DECLARED_MAX = 255
 MULTIPART_OVERHEAD = 64 * 1024
-"""Bytes of multipart framing allowed on top of the file-size limit before reading stops."""
+"""Bytes of multipart framing allowed on top of the agency's file-size limit before reading stops."""
 DRAIN_FACTOR = 4
 """An oversized body is read (and dropped) up to this many times the limit, then cut off."""
+
+
+def body_cap(max_bytes: int | None) -> int:
+    """The most body bytes an upload reads: the agency's limit plus the multipart framing when the
+    agency set one (seed 004: "l'agenzia potrebbe voler impostare un limite" — the agency may set a
+    limit), never more than the transport's UPLOAD_BODY_MAX_BYTES; without one, the transport's."""
+    if not max_bytes:
+        return UPLOAD_BODY_MAX_BYTES
+    return min(max_bytes + MULTIPART_OVERHEAD, UPLOAD_BODY_MAX_BYTES)
+
 
 STATUS_OF_REFUSAL: dict[ContactsReasonCode, int] = {
     ContactsReasonCode.ATTACHMENT_TOO_LARGE: 413,
@@ -295,8 +305,9 @@ class ContactsApi:
         )
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise ApiError("MULTIPART_REQUIRED", "Upload the file as multipart/form-data, field 'file'.")
-        limit = self.settings.attachment_max_bytes
-        body, received, cut = await self._read_body(request, limit + MULTIPART_OVERHEAD)
+        limit = self.settings.attachment_max_bytes or None  # 0: no agency limit
+        cap = body_cap(limit)
+        body, received, cut = await self._read_body(request, cap)
         attachment_id = uuid.uuid4()
         now = self.clock()
 
@@ -319,7 +330,9 @@ class ContactsApi:
             # Too large to buffer: refused from what arrived (the event says the size received).
             match = _FILENAME_IN_HEADERS.search(body[:4096])
             filename = _safe_filename(match.group(1).decode("utf-8", "replace") if match else None)
-            verdict = domain.check_upload(filename, None, received, None, limit)
+            # The limit that stopped the reading: the agency's, unless the transport's is lower.
+            agency = None if cap == UPLOAD_BODY_MAX_BYTES else limit
+            verdict = domain.check_cut_body(received, agency, UPLOAD_BODY_MAX_BYTES)
             return await self._refuse(csid, refused(filename, None, received, verdict), now)
 
         file = await self._file_part(request, body)

@@ -8,7 +8,8 @@ exceeds a limit (measured, not read from headers), and Office macros."
 The rule throughout: a file is released only when it could be read in full and nothing was found.
 A file that cannot be read (damaged, encrypted, headers that disagree with the content, or beyond
 the bounds below) is refused as unreadable — never released unchecked. Every check is bounded in
-time and memory; an upload is at most ``attachment_max_bytes`` (services/contacts/settings.py).
+time and memory; an upload is at most the upload endpoint's body limit, ``UPLOAD_BODY_MAX_BYTES``
+(32 MiB, services/contacts/settings.py), which the agency's ``attachment_max_bytes`` can only lower.
 """
 
 from __future__ import annotations

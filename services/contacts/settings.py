@@ -6,6 +6,12 @@ from pydantic import Field
 
 from kit.settings import ServiceSettings, service_config
 
+UPLOAD_BODY_MAX_BYTES = 32 * 1024 * 1024
+"""The transport's limit: the most bytes of HTTP request body the upload endpoint reads (the file
+and its multipart framing), 32 MiB. A body beyond it is refused ``413 ATTACHMENT_TOO_LARGE``
+whatever the agency's limit. It bounds the memory one upload takes (the body is buffered) and so
+the size of what the quarantine checks (services/contacts/quarantine.py)."""
+
 DEFAULT_ROLE_PRIVILEGES: dict[str, int] = {
     "SYSTEM": 5,
     "SERVICE_MANAGER": 5,
@@ -40,9 +46,18 @@ class ContactsSettings(ServiceSettings):
     )
     default_role_privilege: int = Field(1, ge=1, le=5, description="Privilege of a role not in the map.")
 
-    # Seed 004 (Allegati): "the system does not limit the size … the agency may want to set a
-    # limit through an environment variable": CASEMESH_CONTACTS_ATTACHMENT_MAX_BYTES.
-    attachment_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest accepted upload.")
+    # Seed 004 (Allegati): "Il sistema non limita la dimensione del file dell'allegato, tuttavia
+    # l'agenzia potrebbe voler impostare un limite mediante una variabile di ambiente" — the system
+    # does not limit the size of an attachment's file, but the agency may want to set a limit
+    # through an environment variable. So by default there is none (0, or unset, means none) and
+    # only the transport's UPLOAD_BODY_MAX_BYTES applies; CASEMESH_CONTACTS_ATTACHMENT_MAX_BYTES is
+    # the agency's limit, and it can only lower the transport's.
+    attachment_max_bytes: int = Field(
+        0,
+        ge=0,
+        le=UPLOAD_BODY_MAX_BYTES,
+        description="The agency's attachment size limit in bytes; 0 = none (the 32 MiB body limit applies).",
+    )
     attachment_default_privilege: int = Field(
         2, ge=1, le=5, description="Privilege needed to download when the upload names none."
     )

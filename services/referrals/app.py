@@ -9,7 +9,7 @@ from typing import Any
 from faststream import FastStream
 
 from contracts.catalogue.approvals import ApprovalAccepted
-from contracts.catalogue.referrals import AssignCustomerToPS
+from contracts.catalogue.referrals import AssignCustomerToPS, LockCustomer
 from contracts.envelope import Envelope
 from kit.processing import Clock
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
@@ -24,7 +24,8 @@ from services.referrals.store import ReferralsStore
 class ReferralsFacts:
     """The facts of one message: the configured rules, plus what is read from other customers'
     aggregates first — for an assignment, the team's caseloads and whether the associate named is
-    in PS; for a transfer out of PS accepted, the officer's caseload."""
+    in PS; for a transfer out of PS accepted, the officer's caseload; for a lock, the customer's
+    own CSID (a both-parents lock names it to the other parent)."""
 
     def __init__(self, store: ReferralsStore, settings: ReferralsSettings) -> None:
         self.store = store
@@ -47,6 +48,9 @@ class ReferralsFacts:
             if file is not None and file.ps_officer_id is not None:
                 caseloads = await self.store.open_ps_customers([file.ps_officer_id])
                 return dataclasses.replace(self.configured, caseloads=caseloads)
+        if isinstance(message, LockCustomer):
+            # Seed 001 table 2 step 8: a both-parents lock names this customer to the other parent.
+            return dataclasses.replace(self.configured, csid=envelope.csid)
         return self.configured
 
 

@@ -69,7 +69,8 @@ class ReferralsSettings(ServiceSettings):
         default_factory=dict,
         description=(
             "Teams of each specialist area, to tell which area an officer speaks for when ownership "
-            "moves by agreement; the PS teams always belong to PERSONALISED_SERVICES."
+            "moves by agreement and when an issue locked to the area is finalised (issue 20); the PS "
+            "teams always belong to PERSONALISED_SERVICES."
         ),
     )
     approval_due_days: int = Field(

@@ -41,6 +41,7 @@ from contracts.catalogue.referrals import (
     RecordSelfServicePromotion,
     ReferCustomerForTransferOutOfPS,
     ReferralsCommandRejected,
+    ReleaseParentLock,
     ResolveOwnershipDispute,
     TransferCustomerOwnership,
     UnlockCustomer,
@@ -124,6 +125,7 @@ CUSTOMER = Aggregate(
         ApprovalRejected: decisions.approval_decided,
         # Seed 001 tables 1-3: ownership and locking.
         LockCustomer: locking.lock_customer,
+        ReleaseParentLock: locking.release_parent_lock,
         TransferCustomerOwnership: locking.transfer_customer_ownership,
         EscalateOwnershipDispute: locking.escalate_ownership_dispute,
         ResolveOwnershipDispute: locking.resolve_ownership_dispute,
@@ -213,8 +215,8 @@ def resolve(own: Ownership, cmd: ResolveOwnershipDispute) -> OwnDecided:
         return _answered(own, cmd, refused)
 
 
-def unlock(own: Ownership, cmd: UnlockCustomer, priority: Sequence[str]) -> OwnDecided:
+def unlock(own: Ownership, cmd: UnlockCustomer, config: OwnershipConfig) -> OwnDecided:
     try:
-        return ownership.unlock(own, cmd, priority)
+        return ownership.unlock(own, cmd, config)
     except Refused as refused:
         return _answered(own, cmd, refused)

@@ -48,8 +48,10 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
         ["refused ATTACHMENT_TYPE_NOT_ALLOWED"],
     ),
     "Malformed message sent to dead letters": ("dead-lettered: not_json", ["dead-lettered not_json"]),
+    # 10 tasks, not 11 (issue 20 item 8): the complaint is partially upheld, and seed 003 prepares
+    # staff feedback — casework's STAFF_FEEDBACK task — only "If the complaint is upheld".
     CASEWORK_STORY: (
-        "11 tasks from the day's stories, 1 reassigned; "
+        "10 tasks from the day's stories, 1 reassigned; "
         "SLA breached, escalated to the Mainstream 9 Team Leader",
         ["accepted"],
     ),

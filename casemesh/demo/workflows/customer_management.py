@@ -242,4 +242,13 @@ async def customer_management(mesh: Mesh) -> StoryResult:
     )
 
 
-CHAPTER = Chapter(customer_management, settings={"referrals": {"agency_timezone": AGENCY_TIMEZONE}})
+# Issue 20, locks restrict: the specialist's team speaks for the area the issue is locked to.
+CHAPTER = Chapter(
+    customer_management,
+    settings={
+        "referrals": {
+            "agency_timezone": AGENCY_TIMEZONE,
+            "area_teams": {"CHANGE_OF_ASSESSMENT": [SPECIALIST.team]},
+        }
+    },
+)

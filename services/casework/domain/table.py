@@ -67,6 +67,14 @@ def _officer(officer_id: str | None, team: str | None, otherwise: Role) -> Assig
     return Assignee(team=team, role=otherwise)
 
 
+def _area_queue(area: str) -> Assignee:
+    """An area's queue: PS Service Officers for Personalised Services ("where a customer is managed
+    by PS, PS will always co-ordinate", seed 001 table 1 step 7), else its Specialist Officers."""
+    if area == referrals.PERSONALISED_SERVICES_AREA:
+        return _queue(Role.PS_SERVICE_OFFICER, area)
+    return _queue(Role.SPECIALIST_OFFICER, area)
+
+
 def _end_of(day: Any) -> datetime:
     return datetime.combine(day, time(23, 59, 59), UTC)
 
@@ -166,6 +174,22 @@ TASKS: dict[type[Message], Row] = {
         "Work a referred specialised issue",
         subject=lambda m: str(m.issue_id),
         assignee=lambda m: _queue(Role.SPECIALIST_OFFICER, m.specialist_area),
+    ),
+    # Seed 001 table 1 step 7: "When retaining customer ownership and a second (or subsequent)
+    # specialised issue arises, tell the customers" — the owning area tells them …
+    referrals.SpecialisedIssueNoticeRequired: Row(
+        TaskKind.SPECIALISED_ISSUE,
+        "Tell the customer about their other specialised issue",
+        subject=lambda m: str(m.issue_id),
+        assignee=lambda m: _area_queue(m.owner_area),
+    ),
+    # … and "consult with the other specialist area to determine the best way to manage the
+    # customer": a task on the consulted area's list.
+    referrals.SpecialistAreaConsultationRequested: Row(
+        TaskKind.SPECIALISED_ISSUE,
+        "Consult the owning area on the best way to manage the customer",
+        subject=lambda m: str(m.issue_id),
+        assignee=lambda m: _area_queue(m.consulted_area),
     ),
     # Seed 003: a complaint is investigated until it is finalised.
     complaints.ComplaintRecorded: Row(

@@ -284,7 +284,9 @@ def finalise_complaint(
     events: list[Message] = [
         ComplaintFinalised(complaint_id=complaint.complaint_id, category=category, actor=cmd.actor)
     ]
-    # Seed 003 table 1 step 4 / issue 6: feedback for each staff member's Team Leader.
+    # Seed 003 table 1 step 4 "Prepare feedback": "If the complaint is upheld" — feedback for the
+    # Team Leader of each staff member involved, only when the whole complaint is UPHELD (not
+    # partially upheld, not upheld, withdrawn or escalated; see FEEDBACK_CATEGORIES).
     if category in FEEDBACK_CATEGORIES:
         events.extend(
             StaffFeedbackPrepared(

@@ -51,9 +51,12 @@ ALLOWED_OUTCOMES: dict[ComplaintLevel, frozenset[IssueOutcome]] = {
     ComplaintLevel.LEVEL_2: frozenset(IssueOutcome) - {IssueOutcome.ESCALATED},
 }
 
-#: Seed 003 table 1 step 4: feedback for the staff member's Team Leader when the complaint is upheld
-#: (issue 6: upheld or partially upheld).
-FEEDBACK_CATEGORIES = frozenset({ComplaintCategory.UPHELD, ComplaintCategory.PARTIALLY_UPHELD})
+#: Seed 003 table 1 step 4 "Prepare feedback": "If the complaint is upheld" — the whole complaint's
+#: category, which table 2 step 2 names among "upheld, partially upheld, not upheld, withdrawn or
+#: escalated". Only UPHELD prepares feedback (issue 20 item 8): a partially upheld complaint is a
+#: different category, and its staff are recorded for the whole complaint, not per issue, so feedback
+#: could reach a staff member involved only in the issues that were not upheld.
+FEEDBACK_CATEGORIES = frozenset({ComplaintCategory.UPHELD})
 
 FEEDBACK_SUMMARY_MAX = 500  # StaffFeedbackPrepared.summary is ShortText
 

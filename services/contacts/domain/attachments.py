@@ -49,18 +49,16 @@ def check_upload(
     declared_media_type: str | None,
     size_bytes: int,
     detected_media_type: str | None,
-    max_bytes: int,
+    max_bytes: int | None,
 ) -> UploadVerdict:
-    """Issue 7: refuse a file that is too large, or whose content is unknown, not allowed, or
-    does not match its extension or declared type. ``detected_media_type`` is
-    :func:`filetypes.sniff` of the content."""
-    # Seed 004 (Allegati): "the agency may want to set a limit through an environment variable".
-    if size_bytes > max_bytes:
-        return UploadVerdict(
-            detected_media_type=detected_media_type,
-            refusal=ContactsReasonCode.ATTACHMENT_TOO_LARGE,
-            reason=f"The file is larger than the limit of {max_bytes} bytes.",
-        )
+    """Issue 7: refuse a file that is larger than the agency's limit ``max_bytes`` (``None`` or 0:
+    no limit), or whose content is unknown, not allowed, or does not match its extension or
+    declared type. ``detected_media_type`` is :func:`filetypes.sniff` of the content."""
+    # Seed 004 (Allegati): "Il sistema non limita la dimensione del file dell'allegato, tuttavia
+    # l'agenzia potrebbe voler impostare un limite mediante una variabile di ambiente" — the system
+    # does not limit an attachment's size; the agency may want to set a limit. No limit unless set.
+    if max_bytes and size_bytes > max_bytes:
+        return _too_large(detected_media_type, max_bytes)
     if detected_media_type is None:
         return UploadVerdict(
             detected_media_type=None,
@@ -89,6 +87,27 @@ def check_upload(
             reason=f"The declared type does not match the content ({detected_media_type}).",
         )
     return UploadVerdict(detected_media_type=detected_media_type)
+
+
+def check_cut_body(received_bytes: int, max_bytes: int | None, body_max_bytes: int) -> UploadVerdict:
+    """An upload whose body was cut off, beyond what the endpoint reads: too large, with the limit
+    it went beyond — the agency's ``max_bytes`` when that is what stopped the reading (the body
+    is beyond it plus the multipart framing), else (``None``) the transport's ``body_max_bytes``."""
+    if max_bytes and received_bytes > max_bytes:
+        return _too_large(None, max_bytes)
+    return UploadVerdict(
+        detected_media_type=None,
+        refusal=ContactsReasonCode.ATTACHMENT_TOO_LARGE,
+        reason=f"The upload is larger than the upload endpoint's body limit of {body_max_bytes} bytes.",
+    )
+
+
+def _too_large(detected_media_type: str | None, max_bytes: int) -> UploadVerdict:
+    return UploadVerdict(
+        detected_media_type=detected_media_type,
+        refusal=ContactsReasonCode.ATTACHMENT_TOO_LARGE,
+        reason=f"The file is larger than the agency's limit of {max_bytes} bytes.",
+    )
 
 
 class AttachmentUpload(Message):

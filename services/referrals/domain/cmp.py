@@ -1,5 +1,7 @@
-"""Seed 000 tables 2-3: the PS Service Officer records the Case Management Plan (CMP), and the CSO
-marks it for the Service Manager's approval (the decision itself: :mod:`.decisions`)."""
+"""Seed 000 tables 2-3: the PS Service Officer records the Customer Management Plan (CMP) — its
+Core Issue (a description, the internal referral type, the stacking document's date) and its
+Trigger (segment and reason) — and the CSO marks it for the Service Manager's approval (the
+decision itself: :mod:`.decisions`)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,27 @@ def record_cmp(file: CustomerFile, cmd: RecordCMP, now: datetime, ctx: Context) 
         stages=(Stage.ASSIGNED, Stage.CMP_RECORDED, Stage.CMP_RETURNED),
         same_team=True,
     )
-    version = found.cmp_version + 1
     core = CoreIssue.model_validate(cmd.core_issue.model_dump())
+    # Seed 000 table 2 step 2: "Select the Core Issue - Record internal referral type": the type
+    # the Service Manager chose at assignment (table 1 step 3: "Other - for all personalised
+    # services referrals, or Associate - for associates of an existing personalised services
+    # customer"), so an ASSOCIATE CMP on an OTHER referral (or the reverse) is refused.
+    if core.internal_referral_type is not found.referral_type:
+        raise Refused(
+            ReferralsReasonCode.REFERRAL_TYPE_MISMATCH,
+            f"The referral is a {found.referral_type.value} referral.",
+        )
+    # Seed 000 table 2 step 2: "Record the date of the Personalised Services stacking document" —
+    # a date that names one of the referral's stacking documents (table 4), on the agency calendar.
+    dated = core.stacking_document_date
+    if dated is not None and not any(
+        doc.referral_id == found.referral_id and doc.created_at.astimezone(ctx.cma.timezone).date() == dated
+        for doc in file.documents.values()
+    ):
+        raise Refused(
+            ReferralsReasonCode.UNKNOWN_DOCUMENT, f"The referral has no stacking document dated {dated}."
+        )
+    version = found.cmp_version + 1
     trigger = TriggerDetails.model_validate(cmd.trigger.model_dump())
     referral = found.model_copy(
         update={

@@ -60,6 +60,11 @@ def finalise_issue(file: CustomerFile, cmd: FinaliseIssue, now: datetime, ctx: C
         raise Refused(ReferralsReasonCode.ISSUE_ALREADY_FINALISED, "The issue is already finalised.")
     if issue is None and lock is None:
         raise Refused(ReferralsReasonCode.UNKNOWN_ISSUE, "No such outstanding issue for this customer.")
+    # Issue 20, locks restrict (seed 001 table 2 step 8): "If the issue needs to be managed by a
+    # specialist area, refer the customer(s)" — a locked issue is finalised by the officer or area
+    # it is locked to, or by the Team Leader in a recorded escalation (table 1 step 6).
+    if lock is not None and not ownership.may_release(file.ownership, lock, cmd.actor, ctx.ownership):
+        raise Refused(ReferralsReasonCode.NOT_OWNER, "The issue is locked to another officer or area.")
     # Step 1: "If a customer does not agree with the decision, discuss appropriate options
     # relevant to the decision" (review, objection) — at least one is recorded.
     if not cmd.customer_agrees and not cmd.options_explained:

@@ -25,6 +25,9 @@ Rules:
   area" (applied by the parent who receives the lock request; see docs/services/referrals.md).
 * Seed 001 table 3 steps 3-4: the customer is unlocked only when no specialised issue remains
   outstanding.
+* Issue 20, locks restrict: a locked issue is finalised, and the customer unlocked, only by the
+  officer or an officer of the area they are locked to, or by the Team Leader while an ownership
+  dispute is escalated (``may_release``); ownership is transferred only by the owning area.
 * Seed 001 table 1 step 6: "customers must not be advised of, or involved in, discussions about
   ownership" — none of these events is ever sent to a customer.
 
@@ -42,10 +45,11 @@ from uuid import UUID
 
 from pydantic import Field, PrivateAttr
 
-from contracts.base import Message, Role
+from contracts.base import Actor, Message, Role
 from contracts.catalogue.referrals import (
     PERSONALISED_SERVICES_AREA,
     CustomerLocked,
+    CustomerLockReleased,
     CustomerOwnershipAssigned,
     CustomerOwnershipTransferred,
     CustomerUnlocked,
@@ -58,7 +62,10 @@ from contracts.catalogue.referrals import (
     OwnershipDisputeEscalated,
     OwnershipDisputeResolved,
     ReferralsReasonCode,
+    ReleaseParentLock,
     ResolveOwnershipDispute,
+    SpecialisedIssueNoticeRequired,
+    SpecialistAreaConsultationRequested,
     TransferCustomerOwnership,
     UnlockCustomer,
 )
@@ -87,6 +94,8 @@ class Lock(Frozen):
     reason: str
     locked_at: datetime
     seq: int
+    #: The other parent locked for the same issue (seed 001 table 2 step 8), if any.
+    other_parent_csid: str | None = None
 
     @property
     def area(self) -> str | None:
@@ -181,6 +190,24 @@ def ps_left(own: Ownership, priority: Sequence[str]) -> tuple[Ownership, list[Me
     return settle(own.model_copy(update={"ps_since": None}), priority)
 
 
+def holds(lock: Lock, actor: Actor, config: OwnershipConfig) -> bool:
+    """Whether ``actor`` is the officer, or an officer of the area, the lock is to."""
+    if lock.target.kind is LockTargetKind.OFFICER:
+        return lock.target.officer_id == actor.officer_id
+    return lock.target.area in config.area_of_team(actor.team)
+
+
+def may_release(own: Ownership, lock: Lock, actor: Actor, config: OwnershipConfig) -> bool:
+    """Issue 20, locks restrict (seed 001): a customer locked to an officer or area is released
+    only by them — table 2 step 8: "make sure both customers are locked to the same Service
+    Officer"; "If the issue needs to be managed by a specialist area, refer the customer(s)" — or
+    by the Team Leader in a recorded escalation (table 1 step 6: "If agreement about customer
+    ownership cannot be reached, escalate the issue to the Team Leader")."""
+    if holds(lock, actor, config):
+        return True
+    return actor.role is Role.TEAM_LEADER and own.dispute_areas is not None
+
+
 def finalise_issue(
     own: Ownership, issue_id: UUID, priority: Sequence[str]
 ) -> tuple[Ownership, list[Message]]:
@@ -215,17 +242,43 @@ class LockOtherParent(LockCustomer):
         return self._csid
 
     @classmethod
-    def for_customer(cls, csid: str, cmd: LockCustomer, target: LockTargetInput) -> LockOtherParent:
-        message = cls(actor=cmd.actor, issue_id=cmd.issue_id, lock_to=target, reason=cmd.reason)
+    def for_customer(
+        cls, csid: str, cmd: LockCustomer, target: LockTargetInput, first: str | None
+    ) -> LockOtherParent:
+        message = cls(
+            actor=cmd.actor, issue_id=cmd.issue_id, lock_to=target, reason=cmd.reason, first_parent_csid=first
+        )
         message._csid = csid
+        return message
+
+
+class ReleaseFirstParent(ReleaseParentLock):
+    """A ``ReleaseParentLock`` keyed by the parent locked first (the same work-around)."""
+
+    MESSAGE_TYPE: ClassVar[str] = "ReleaseParentLock"
+    _csid: str = PrivateAttr(default="")
+
+    @property
+    def csid(self) -> str:
+        return self._csid
+
+    @classmethod
+    def for_customer(cls, first: str, other: str, cmd: LockCustomer, code: str) -> ReleaseFirstParent:
+        reason = f"The other parent's lock was refused: {code}"
+        message = cls(actor=cmd.actor, issue_id=cmd.issue_id, other_parent_csid=other, reason=reason)
+        message._csid = first
         return message
 
 
 Decided = tuple[Ownership, list[Message]]
 
 
-def lock(own: Ownership, cmd: LockCustomer, now: datetime, priority: Sequence[str]) -> Decided:
-    """Seed 001 table 2 step 8: lock the customer for an issue that can't be resolved in real time."""
+def lock(
+    own: Ownership, cmd: LockCustomer, now: datetime, priority: Sequence[str], csid: str | None = None
+) -> Decided:
+    """Seed 001 table 2 step 8: lock the customer for an issue that can't be resolved in real time.
+
+    ``csid`` is this customer's: the other parent's lock names it, to be released if refused."""
     if own.lock_for(cmd.issue_id) is not None:
         raise Refused(ReferralsReasonCode.ALREADY_LOCKED, "The issue already has a lock.")
     target = LockTarget.model_validate(cmd.lock_to.model_dump())
@@ -234,7 +287,15 @@ def lock(own: Ownership, cmd: LockCustomer, now: datetime, priority: Sequence[st
         # a specialist area, the issue will be managed by that specialist area."
         target = LockTarget(kind=LockTargetKind.SPECIALIST_AREA, area=own.owner_area)
     seq = own.seq + 1
-    entry = Lock(issue_id=cmd.issue_id, target=target, reason=cmd.reason, locked_at=now, seq=seq)
+    other = cmd.other_parent_csid or cmd.first_parent_csid
+    entry = Lock(
+        issue_id=cmd.issue_id,
+        target=target,
+        reason=cmd.reason,
+        locked_at=now,
+        seq=seq,
+        other_parent_csid=other,
+    )
     locked = own.model_copy(update={"locks": [*own.locks, entry], "seq": seq})
     events: list[Message] = [
         CustomerLocked(
@@ -247,11 +308,53 @@ def lock(own: Ownership, cmd: LockCustomer, now: datetime, priority: Sequence[st
     ]
     new, owned = settle(locked, priority, entry.area) if entry.area is not None else (locked, [])
     events.extend(owned)
+    events.extend(subsequent_issue(own, new, entry, cmd))
     if cmd.other_parent_csid is not None:
         # "make sure both customers are locked to the same Service Officer" (or area).
         same = LockTargetInput(kind=target.kind, officer_id=target.officer_id, area=target.area)
-        events.append(LockOtherParent.for_customer(cmd.other_parent_csid, cmd, same))
+        events.append(LockOtherParent.for_customer(cmd.other_parent_csid, cmd, same, csid))
     return new, events
+
+
+def subsequent_issue(before: Ownership, after: Ownership, entry: Lock, cmd: LockCustomer) -> list[Message]:
+    """Seed 001 table 1 step 7: "When retaining customer ownership and a second (or subsequent)
+    specialised issue arises, tell the customers … consult with the other specialist area to
+    determine the best way to manage the customer" (and "where a customer is managed by PS, PS will
+    always co-ordinate the liaison"). A specialised issue of an area not yet involved, arriving
+    while another area is: the owner tells the customer (a communication task), and the area
+    that does not own the customer (the newcomer, or the owner it displaced) is consulted."""
+    involved = before.areas()
+    area, owner = entry.area, after.owner_area
+    if area is None or owner is None or not involved or area in involved:
+        return []
+    consulted = area if owner != area else before.owner_area
+    events: list[Message] = [
+        SpecialisedIssueNoticeRequired(
+            issue_id=entry.issue_id, specialist_area=area, owner_area=owner, actor=cmd.actor
+        )
+    ]
+    if consulted is not None and consulted != owner:
+        events.append(
+            SpecialistAreaConsultationRequested(
+                issue_id=entry.issue_id, consulted_area=consulted, owner_area=owner, actor=cmd.actor
+            )
+        )
+    return events
+
+
+def release(own: Ownership, cmd: ReleaseParentLock, priority: Sequence[str]) -> Decided:
+    """Seed 001 table 2 step 8: "make sure both customers are locked to the same Service Officer" —
+    the other parent's lock for the issue was refused, so this parent's lock for it goes too, with
+    the refusal as the recorded reason (the compensation of a both-parents lock)."""
+    held = own.lock_for(cmd.issue_id)
+    if held is None or held.other_parent_csid != cmd.other_parent_csid:
+        raise Refused(ReferralsReasonCode.NOT_LOCKED, "No lock for the issue shared with that parent.")
+    remaining = [lock for lock in own.locks if lock.issue_id != cmd.issue_id]
+    new, owned = settle(own.model_copy(update={"locks": remaining}), priority)
+    released = CustomerLockReleased(
+        issue_id=cmd.issue_id, other_parent_csid=cmd.other_parent_csid, reason=cmd.reason, actor=cmd.actor
+    )
+    return new, [released, *owned]
 
 
 def _ps_coordinates(own: Ownership) -> bool:
@@ -324,7 +427,7 @@ def resolve(own: Ownership, cmd: ResolveOwnershipDispute) -> Decided:
     return own.model_copy(update=update), events
 
 
-def unlock(own: Ownership, cmd: UnlockCustomer, priority: Sequence[str]) -> Decided:
+def unlock(own: Ownership, cmd: UnlockCustomer, config: OwnershipConfig) -> Decided:
     """Seed 001 table 3 steps 3-4: unlock only when no specialised issue remains outstanding.
 
     The officer-level locks go with the unlock (their issues are finalised within the unlocking
@@ -336,5 +439,9 @@ def unlock(own: Ownership, cmd: UnlockCustomer, priority: Sequence[str]) -> Deci
         raise Refused(
             ReferralsReasonCode.SPECIALISED_ISSUES_OUTSTANDING, "Specialised issues are outstanding."
         )
-    new, events = settle(own.model_copy(update={"locks": []}), priority)
+    # Issue 20, locks restrict: table 3 step 2 "Finalise all issues within scope" — the unlocking
+    # officer's scope is the locks to them; one to another officer is theirs to release.
+    if not all(may_release(own, lock, cmd.actor, config) for lock in own.locks):
+        raise Refused(ReferralsReasonCode.NOT_OWNER, "The customer is locked to another officer.")
+    new, events = settle(own.model_copy(update={"locks": []}), config.priority)
     return new, [CustomerUnlocked(reason=cmd.reason, actor=cmd.actor), *events]

@@ -176,6 +176,9 @@ class Context:
     caseloads: Mapping[str, int] = field(default_factory=dict)
     #: For an ASSOCIATE referral: whether the named customer is in PS now.
     associate_in_ps: bool | None = None
+    #: The customer's own CSID (the envelope's), for what is addressed back to them: the
+    #: compensation of a both-parents lock (seed 001 table 2 step 8).
+    csid: str | None = None
 
 
 Decided = tuple[CustomerFile, list[Output]]

@@ -328,12 +328,16 @@ async def test_escalating_a_level_1_complaint_opens_a_linked_level_2_whose_writt
     assert kept[str(level_2_id)]["escalated_from_complaint_id"] == str(complaint.complaint_id)
 
 
-async def test_feedback_is_prepared_for_each_staff_members_team_leader_only_when_upheld_or_partially_upheld(
+async def test_feedback_is_prepared_for_each_staff_members_team_leader_only_when_the_complaint_is_upheld(
     complaints: Complaints,
 ) -> None:
+    # Seed 003 table 1 step 4 "Prepare feedback": "If the complaint is upheld" — not when it is
+    # partially upheld or not upheld. The upheld complaint comes last, so feedback from either of
+    # the others would show in the sequence of types.
     await complaints.start()
     partly = record_complaint(an_id("partly upheld"), issues=2, staff=(SAM, ALEX))
     not_upheld = record_complaint(an_id("not upheld"), issues=1, staff=(SAM,))
+    upheld = record_complaint(an_id("upheld"), issues=2, staff=(SAM, ALEX))
     await complaints.send(
         partly,
         outcome(partly, 0, U),
@@ -342,9 +346,13 @@ async def test_feedback_is_prepared_for_each_staff_members_team_leader_only_when
         not_upheld,
         outcome(not_upheld, 0, N),
         finalise(not_upheld.complaint_id),
+        upheld,
+        outcome(upheld, 0, U),
+        outcome(upheld, 1, W),
+        finalise(upheld.complaint_id),
     )
 
-    events = await complaints.events(11)
+    events = await complaints.events(16)
 
     assert types(events) == [
         "ComplaintRecorded",
@@ -352,22 +360,28 @@ async def test_feedback_is_prepared_for_each_staff_members_team_leader_only_when
         "ComplaintIssueOutcomeRecorded",
         "ComplaintCategoryDerived",
         "ComplaintFinalised",
-        "StaffFeedbackPrepared",
-        "StaffFeedbackPrepared",
         "ComplaintRecorded",
         "ComplaintIssueOutcomeRecorded",
         "ComplaintCategoryDerived",
         "ComplaintFinalised",
+        "ComplaintRecorded",
+        "ComplaintIssueOutcomeRecorded",
+        "ComplaintIssueOutcomeRecorded",
+        "ComplaintCategoryDerived",
+        "ComplaintFinalised",
+        "StaffFeedbackPrepared",
+        "StaffFeedbackPrepared",
     ]
     finalised = payloads(events, "ComplaintFinalised")
     assert [(f["complaint_id"], f["category"]) for f in finalised] == [
         (str(partly.complaint_id), ComplaintCategory.PARTIALLY_UPHELD.value),
         (str(not_upheld.complaint_id), ComplaintCategory.NOT_UPHELD.value),
+        (str(upheld.complaint_id), ComplaintCategory.UPHELD.value),
     ]
     feedback = payloads(events, "StaffFeedbackPrepared")
     assert [(f["complaint_id"], f["staff_member"]["first_name"], f["category"]) for f in feedback] == [
-        (str(partly.complaint_id), "Sam", "PARTIALLY_UPHELD"),
-        (str(partly.complaint_id), "Alex", "PARTIALLY_UPHELD"),
+        (str(upheld.complaint_id), "Sam", "UPHELD"),
+        (str(upheld.complaint_id), "Alex", "UPHELD"),
     ]
     assert feedback[0]["staff_member"] == SAM.model_dump(mode="json")
 

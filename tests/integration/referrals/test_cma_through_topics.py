@@ -122,7 +122,10 @@ class Intake:
 async def intake(infra: Infra) -> AsyncIterator[Intake]:
     mesh = Mesh(infra.bootstrap_servers, infra.mongodb_url, infra.kafka)
     port = free_port()
-    settings = mesh.settings(ReferralsSettings, api_port=port)
+    # Issue 20, locks restrict: the specialist's team speaks for the area the COA issue is locked to.
+    settings = mesh.settings(
+        ReferralsSettings, api_port=port, area_teams={"CHANGE_OF_ASSESSMENT": [SPECIALIST.team]}
+    )
     await mesh.start(create_runtime(settings))
     service = Intake(mesh, port)
     yield service

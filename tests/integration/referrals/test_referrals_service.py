@@ -6,7 +6,9 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,12 +19,14 @@ from contracts.catalogue.customers import CustomerRegistered
 from contracts.catalogue.referrals import (
     AssignCustomerToPS,
     CoreIssueInput,
+    CreatePSStackingDocument,
     LockCustomer,
     LockTargetInput,
     LockTargetKind,
     MarkCMPForApproval,
     PSReferralType,
     RecordCMP,
+    StackingDocumentOrigin,
     TriggerDetailsInput,
     UnlockCustomer,
 )
@@ -250,3 +254,96 @@ async def test_an_issue_needing_both_parents_locks_both_and_unlocking_waits_for_
     assert (A.encode(), "CustomerOwnershipAssigned") in tail and (B.encode(), "CustomerUnlocked") in tail
     refusal = payloads(records, "ReferralsCommandRejected")[0]
     assert refusal["reason_code"] == "SPECIALISED_ISSUES_OUTSTANDING"
+
+
+async def test_the_cmp_core_issue_must_match_the_referral_and_date_an_existing_stacking_document(
+    referrals: Referrals,
+) -> None:
+    # Issue 20 item 6 (seed 000 table 2): "Record the Core Issue, and Trigger".
+    await referrals.register(A)
+    command = assign("EMP2")
+    referral_id = command.referral_id
+    await referrals.command(command, A)
+    await referrals.events(2)
+
+    def cmp(referral_type: PSReferralType, dated: date | None) -> RecordCMP:
+        return RecordCMP(
+            actor=CSO,
+            referral_id=referral_id,
+            core_issue=CoreIssueInput(
+                description="Disputes every assessment",
+                internal_referral_type=referral_type,
+                stacking_document_date=dated,
+            ),
+            trigger=TriggerDetailsInput(segment="HIGH_CONFLICT", issue="Repeated escalations"),
+        )
+
+    document = CreatePSStackingDocument(
+        actor=CSO,
+        referral_id=referral_id,
+        document_id=uuid.uuid4(),
+        origin=StackingDocumentOrigin.CASEMESH,
+        notes="Customer agreed to PS.",
+    )
+    await referrals.command(cmp(PSReferralType.ASSOCIATE, None), A)
+    await referrals.command(document, A)
+    records = await referrals.events(2)
+    created = json.loads(records[-1].value)
+    assert created["message_type"] == "PSStackingDocumentCreated"
+    agency_day = (
+        datetime.fromisoformat(created["occurred_at"]).astimezone(ZoneInfo("Australia/Sydney")).date()
+    )
+
+    await referrals.command(cmp(PSReferralType.OTHER, agency_day - timedelta(days=1)), A)
+    await referrals.command(cmp(PSReferralType.OTHER, agency_day), A)
+    records = await referrals.events(2)
+    codes = [p["reason_code"] for p in payloads(records, "ReferralsCommandRejected")]
+    assert codes == ["REFERRAL_TYPE_MISMATCH", "UNKNOWN_DOCUMENT"]
+    recorded = payloads(records, "CMPRecorded")[0]
+    assert recorded["core_issue"] == {
+        "description": "Disputes every assessment",
+        "internal_referral_type": "OTHER",
+        "stacking_document_date": agency_day.isoformat(),
+    }
+    assert recorded["trigger"] == {"segment": "HIGH_CONFLICT", "issue": "Repeated escalations"}
+
+
+async def test_a_lock_refused_on_the_other_parent_releases_the_first_and_only_the_lock_holder_unlocks(
+    referrals: Referrals,
+) -> None:
+    # Issue 20 item 7 (seed 001 table 2 step 8): both parents locked, or neither.
+    await referrals.register(C, D)
+    issue = uuid.uuid4()
+
+    def lock(other_parent: str | None = None) -> LockCustomer:
+        return LockCustomer(
+            actor=CSO,
+            issue_id=issue,
+            lock_to=LockTargetInput(kind=LockTargetKind.OFFICER, officer_id="CSO-1"),
+            reason="Needs both parents' evidence",
+            other_parent_csid=other_parent,
+        )
+
+    await referrals.command(lock(), D)  # D is already locked for the issue
+    await referrals.events(1)
+    await referrals.command(lock(other_parent=D), C)
+    records = await referrals.events(4)
+    tail = [(r.key, json.loads(r.value)["message_type"]) for r in records[-4:]]
+    assert tail == [
+        (C.encode(), "CustomerLocked"),
+        (D.encode(), "ReferralsCommandRejected"),
+        (C.encode(), "CustomerLockReleased"),
+        (C.encode(), "CustomerUnlocked"),
+    ]
+    assert payloads(records, "ReferralsCommandRejected")[-1]["reason_code"] == "ALREADY_LOCKED"
+    released = payloads(records, "CustomerLockReleased")[0]
+    assert released["other_parent_csid"] == D and "ALREADY_LOCKED" in released["reason"]
+    releases = [r for r in await referrals.mesh.read(COMMANDS, 0, settle_s=0.5) if r.key == C.encode()]
+    assert "ReleaseParentLock" in types(releases)
+
+    # Locks restrict (seed 001): D is locked to CSO-1, and only CSO-1 unlocks them.
+    await referrals.command(UnlockCustomer(actor=actor("CSO-2", Role.CSO), reason="Done"), D)
+    await referrals.command(UnlockCustomer(actor=CSO, reason="Done"), D)
+    records = await referrals.events(2)
+    assert payloads(records, "ReferralsCommandRejected")[-1]["reason_code"] == "NOT_OWNER"
+    assert types(records[-1:]) == ["CustomerUnlocked"] and records[-1].key == D.encode()

@@ -193,5 +193,5 @@ def test_run_help_lists_the_services_and_every_setting_with_its_default_and_desc
     assert "  KAFKA_BOOTSTRAP_SERVERS = localhost:9092\n      The brokers to start from" in help_text
     assert "  KAFKA_SASL_PASSWORD = (empty)" in help_text
     assert "referrals (CASEMESH_REFERRALS_<SETTING>)" in help_text
-    assert "  ATTACHMENT_MAX_BYTES = 10485760" in help_text
+    assert "  ATTACHMENT_MAX_BYTES = 0" in help_text  # seed 004: no limit unless the agency sets one
     assert all(f"{name} (CASEMESH_{name.upper()}_<SETTING>)" in help_text for name in SERVICES)

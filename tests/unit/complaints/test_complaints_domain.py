@@ -323,35 +323,53 @@ def test_an_escalated_outcome_changed_before_finalising_opens_nothing() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("outcomes", "category", "feedback"),
-    [
-        ((U, U), ComplaintCategory.UPHELD, True),
-        ((U, N), ComplaintCategory.PARTIALLY_UPHELD, True),
-        ((N, W), ComplaintCategory.NOT_UPHELD, False),
-        ((W, W), ComplaintCategory.WITHDRAWN, False),
-        ((U, E), ComplaintCategory.ESCALATED, False),
-    ],
-)
-def test_feedback_is_prepared_for_each_staff_members_team_leader_when_upheld_or_partially_upheld(
-    outcomes: tuple[IssueOutcome, ...], category: ComplaintCategory, feedback: bool
-) -> None:
+def finalised_with(*outcomes: IssueOutcome) -> tuple[ComplaintCategory, list[StaffFeedbackPrepared]]:
+    """The category and the feedback when a complaint about Sam and Alex is finalised with ``outcomes``."""
     run = Run()
-    complaint = record_complaint(issues=2, staff=(SAM, ALEX))
+    complaint = record_complaint(issues=len(outcomes), staff=(SAM, ALEX))
     run(
         complaint,
         RecordFinalisationSummary(actor=OFFICER, complaint_id=complaint.complaint_id, summary="x" * 900),
     )
     decided(run, complaint, *outcomes)
+    events = run(finalise(complaint.complaint_id))
+    assert isinstance(events[0], ComplaintFinalised)
+    return events[0].category, of_type(events, StaffFeedbackPrepared)
 
-    prepared = of_type(run(finalise(complaint.complaint_id)), StaffFeedbackPrepared)
 
-    if not feedback:
-        assert prepared == []
-        return
+# Seed 003 table 1 step 4 "Prepare feedback": "If the complaint is upheld".
+@pytest.mark.parametrize("outcomes", [(U, U), (U, W), (U,)])
+def test_an_upheld_complaint_prepares_feedback_for_each_staff_members_team_leader(
+    outcomes: tuple[IssueOutcome, ...],
+) -> None:
+    category, prepared = finalised_with(*outcomes)
+
+    assert category is ComplaintCategory.UPHELD
     assert [p.staff_member for p in prepared] == [SAM, ALEX]
-    assert {p.category for p in prepared} == {category}
+    assert {p.category for p in prepared} == {ComplaintCategory.UPHELD}
     assert prepared[0].summary is not None and len(prepared[0].summary) == 500, "shortened to fit"
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "category"),
+    [
+        ((N, N), ComplaintCategory.NOT_UPHELD),
+        ((N, W), ComplaintCategory.NOT_UPHELD),
+        ((W, W), ComplaintCategory.WITHDRAWN),
+        ((U, E), ComplaintCategory.ESCALATED),
+    ],
+)
+def test_a_complaint_not_upheld_withdrawn_or_escalated_prepares_no_feedback(
+    outcomes: tuple[IssueOutcome, ...], category: ComplaintCategory
+) -> None:
+    assert finalised_with(*outcomes) == (category, [])
+
+
+@pytest.mark.parametrize("outcomes", [(U, N), (U, N, W), (N, U, U)])
+def test_a_partially_upheld_complaint_prepares_no_feedback_because_the_seed_asks_only_when_upheld(
+    outcomes: tuple[IssueOutcome, ...],
+) -> None:
+    assert finalised_with(*outcomes) == (ComplaintCategory.PARTIALLY_UPHELD, [])
 
 
 def test_the_finalisation_summary_is_recorded_and_can_be_replaced_while_open() -> None:

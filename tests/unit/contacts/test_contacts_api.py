@@ -63,9 +63,9 @@ class Contacts:
 HandleWrapper = Callable[[Handler], Handler]
 
 
-async def make_contacts(wrap: HandleWrapper | None = None) -> tuple[Contacts, str]:
+async def make_contacts(wrap: HandleWrapper | None = None, max_bytes: int = 4096) -> tuple[Contacts, str]:
     url = f"memory:{uuid.uuid4().hex}"
-    settings = ContactsSettings(mongodb_url=url, attachment_max_bytes=4096)
+    settings = ContactsSettings(mongodb_url=url, attachment_max_bytes=max_bytes)
     database = memory_database(url, settings.mongodb_database)
     store = ContactsStore(cast(Any, database))
     facts = ContactsFacts(store, settings)

@@ -285,6 +285,7 @@ FLOWS: dict[str, Callable[[], list[Step]]] = {
     },
     "LockCustomer": _registered,
     "UnlockCustomer": lambda: [*_registered(), wire_referrals("LockCustomer")],
+    "ReleaseParentLock": lambda: [*_registered(), wire_referrals("LockCustomer")],
     "TransferCustomerOwnership": _two_specialised_issues,
     "EscalateOwnershipDispute": _two_specialised_issues,
     "ResolveOwnershipDispute": lambda: [

@@ -196,10 +196,15 @@ def root_json_handler() -> logging.Handler:
 def test_every_library_logger_writes_json_through_the_root_and_its_repeated_warnings_are_limited() -> None:
     plain = logging.StreamHandler(io.StringIO())
     logging.getLogger("faststream").addHandler(plain)
+    # A fresh root handler (and repeat filter): what earlier tests logged must not count here.
+    root = logging.getLogger()
+    earlier = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
+    for h in earlier:
+        root.removeHandler(h)
     configure()
     handler = root_json_handler()
     stream = io.StringIO()
-    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    handler.setStream(stream)  # type: ignore[attr-defined]
     try:
         assert plain not in logging.getLogger("faststream").handlers
         for _ in range(5):
@@ -210,7 +215,9 @@ def test_every_library_logger_writes_json_through_the_root_and_its_repeated_warn
             logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
         logging.getLogger("pymongo.topology").debug("a document: %s", CANARY)
     finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
+        root.removeHandler(handler)
+        for h in earlier:
+            root.addHandler(h)
     written = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(w["logger"], w["level"]) for w in written] == [
         ("aiokafka.conn", "warning"),

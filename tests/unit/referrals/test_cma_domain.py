@@ -93,7 +93,10 @@ CATALOGUE = {
 }
 CTX = Context(
     ps_teams={"PS Team 1": ("EMP1",)},
-    ownership=OwnershipConfig(priority=(PERSONALISED_SERVICES_AREA, "OBJECTIONS")),
+    ownership=OwnershipConfig(
+        priority=(PERSONALISED_SERVICES_AREA, "OBJECTIONS"),
+        area_teams={"COA": frozenset({"COA 2"}), "OBJECTIONS": frozenset({"Objections 1"})},
+    ),
     cma=CMAConfig(
         catalogue=CATALOGUE,
         external_referral_types=frozenset({"FINANCIAL_COUNSELLING", "LEGAL_ASSISTANCE"}),
@@ -111,6 +114,7 @@ def actor(officer_id: str, team: str = "Mainstream 12", role: Role = Role.CSO) -
 CSO = actor("CSO-1")
 RECEIVER = actor("CSO-5", team="New Customers 3")
 SPECIALIST = actor("COA-1", team="COA 2")
+OBJECTIONS_OFFICER = actor("OBJ-1", team="Objections 1")
 
 Outputs = Sequence[Message | Deferred]
 
@@ -655,7 +659,7 @@ def test_the_customer_stays_locked_while_another_specialised_issue_is_outstandin
         issue(contact_id, "CHANGE_OF_ASSESSMENT", coa),
         issue(contact_id, "PART_6A_OBJECTION", objection),
     )
-    state, events = run(state, finalise(objection, SPECIALIST))
+    state, events = run(state, finalise(objection, OBJECTIONS_OFFICER))
     assert first(events, IssueFinalised).specialised_issues_outstanding == 1
     assert first(events, CustomerOwnershipAssigned).owner_area == "COA"
     assert "CustomerUnlocked" not in kinds(events) and state.ownership.locked
@@ -677,7 +681,7 @@ def test_an_issue_locked_outside_the_intake_is_finalised_too() -> None:
         lock_to=LockTargetInput(kind=LockTargetKind.SPECIALIST_AREA, area="OBJECTIONS"),
         reason="Objection lodged",
     )
-    state, events = run(known(), lock, finalise(issue_id, SPECIALIST))
+    state, events = run(known(), lock, finalise(issue_id, OBJECTIONS_OFFICER))
     assert kinds(events) == ["IssueFinalised", "CustomerUnlocked"]
     assert not state.ownership.locked
     assert refusal(run(state, finalise(issue_id))[1]) is ReferralsReasonCode.ISSUE_ALREADY_FINALISED

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -55,6 +57,7 @@ from contracts.catalogue.referrals import (
 )
 from kit.timers import Deferred
 from services.referrals.domain import Context, CustomerFile, Stage, choose_officer
+from services.referrals.domain.intake import CMAConfig
 from services.referrals.spec import decide
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -134,13 +137,27 @@ def assign(
     )
 
 
-def record(by: Actor = RECORDER, referral_id: uuid.UUID = REFERRAL) -> RecordCMP:
+def record(
+    by: Actor = RECORDER,
+    referral_id: uuid.UUID = REFERRAL,
+    referral_type: PSReferralType = PSReferralType.OTHER,
+    stacking_document_date: date | None = None,
+) -> RecordCMP:
     return RecordCMP(
         actor=by,
         referral_id=referral_id,
-        core_issue=CoreIssueInput(internal_referral_type=PSReferralType.OTHER),
+        core_issue=CoreIssueInput(
+            description="Disputes every assessment",
+            internal_referral_type=referral_type,
+            stacking_document_date=stacking_document_date,
+        ),
         trigger=TriggerDetailsInput(segment="HIGH_CONFLICT", issue="Repeated escalations across areas"),
     )
+
+
+def unchanged(before: CustomerFile, after: CustomerFile) -> bool:
+    """A refusal changes nothing but the audit history (issue 4)."""
+    return before.model_copy(update={"history": []}) == after.model_copy(update={"history": []})
 
 
 def mark(by: Actor = CSO) -> MarkCMPForApproval:
@@ -305,6 +322,57 @@ def test_recording_the_cmp_keeps_its_core_issue_and_trigger() -> None:
     assert recorded.cmp_version == 1 and recorded.trigger.segment == "HIGH_CONFLICT"
     assert recorded.core_issue.internal_referral_type is PSReferralType.OTHER
     assert state.referral is not None and state.referral.stage is Stage.CMP_RECORDED
+
+
+def test_the_cmp_records_the_core_issue_in_its_own_right_beside_the_triggers_segment_and_reason() -> None:
+    # Seed 000 table 2 step 1: "Record the Core Issue, and Trigger".
+    state, events = run(in_ps(), record())
+    recorded = first(events, CMPRecorded)
+    assert recorded.core_issue.description == "Disputes every assessment"
+    assert (recorded.trigger.segment, recorded.trigger.issue) == (
+        "HIGH_CONFLICT",
+        "Repeated escalations across areas",
+    )
+    assert state.referral is not None and state.referral.core_issue == recorded.core_issue
+
+
+def test_an_associate_cmp_is_refused_on_an_other_referral_and_changes_nothing() -> None:
+    before = in_ps()
+    after, events = run(before, record(referral_type=PSReferralType.ASSOCIATE))
+    assert refusal(events) is ReferralsReasonCode.REFERRAL_TYPE_MISMATCH
+    assert unchanged(before, after)
+
+
+def test_an_other_cmp_is_refused_on_an_associate_referral() -> None:
+    ctx = dataclasses.replace(CTX, associate_in_ps=True)
+    state, _ = run(None, registered(), assign("EMP2", associate_of="987654321"), ctx=ctx)
+    _, events = run(state, record(), ctx=ctx)
+    assert refusal(events) is ReferralsReasonCode.REFERRAL_TYPE_MISMATCH
+    _, events = run(state, record(referral_type=PSReferralType.ASSOCIATE), ctx=ctx)
+    assert first(events, CMPRecorded).core_issue.internal_referral_type is PSReferralType.ASSOCIATE
+
+
+def test_the_stacking_document_date_must_be_the_date_of_a_stacking_document_of_the_referral() -> None:
+    before = in_ps()
+    after, events = run(before, record(stacking_document_date=NOW.date()))
+    assert refusal(events) is ReferralsReasonCode.UNKNOWN_DOCUMENT
+    assert unchanged(before, after)
+
+    state, _ = run(before, stacking(StackingDocumentOrigin.CASEMESH))
+    _, events = run(state, record(stacking_document_date=NOW.date() - timedelta(days=1)))
+    assert refusal(events) is ReferralsReasonCode.UNKNOWN_DOCUMENT
+    _, events = run(state, record(stacking_document_date=NOW.date()))
+    assert first(events, CMPRecorded).core_issue.stacking_document_date == NOW.date()
+
+
+def test_the_stacking_document_date_is_read_on_the_agency_calendar() -> None:
+    sydney = dataclasses.replace(CTX, cma=CMAConfig(timezone=ZoneInfo("Australia/Sydney")))
+    late = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)  # 3 March, 09:00 in Sydney
+    state, _ = run(in_ps(), stacking(StackingDocumentOrigin.CASEMESH), now=late, ctx=sydney)
+    _, events = run(state, record(stacking_document_date=date(2026, 3, 2)), now=late, ctx=sydney)
+    assert refusal(events) is ReferralsReasonCode.UNKNOWN_DOCUMENT
+    _, events = run(state, record(stacking_document_date=date(2026, 3, 3)), now=late, ctx=sydney)
+    assert first(events, CMPRecorded).core_issue.stacking_document_date == date(2026, 3, 3)
 
 
 def test_marking_for_approval_needs_a_recorded_cmp() -> None:

@@ -69,6 +69,7 @@ def actor(officer_id: str = "CSO-1", role: Role = Role.CSO, team: str = "Objecti
 
 CSO = actor()
 LEADER = actor("TL-1", Role.TEAM_LEADER, "Leaders")
+ONLY_PS = OwnershipConfig(priority=(PS,))
 
 
 def area_lock(area: str, issue_id: uuid.UUID | None = None, other_parent: str | None = None) -> LockCustomer:
@@ -342,18 +343,18 @@ def test_a_parent_already_locked_to_a_specialist_area_brings_the_shared_issue_to
 
 
 def test_a_customer_is_unlocked_only_when_no_specialised_issue_remains_outstanding() -> None:
-    _, events = o.unlock(Ownership(), UnlockCustomer(actor=CSO, reason="Done"), (PS,))
+    _, events = o.unlock(Ownership(), UnlockCustomer(actor=CSO, reason="Done"), ONLY_PS)
     assert refusal(events) is ReferralsReasonCode.NOT_LOCKED
 
     specialised = uuid.uuid4()
     own, _ = o.lock(Ownership(), officer_lock(), NOW, (PS,))
     own, _ = o.lock(own, area_lock("DEBT", specialised), NOW, (PS,))
-    _, events = o.unlock(own, UnlockCustomer(actor=CSO, reason="Done"), (PS,))
+    _, events = o.unlock(own, UnlockCustomer(actor=CSO, reason="Done"), ONLY_PS)
     assert refusal(events) is ReferralsReasonCode.SPECIALISED_ISSUES_OUTSTANDING
 
     own, events = o.finalise_issue(own, specialised, (PS,))
     assert own.locked and own.owner_area is None
-    own, events = o.unlock(own, UnlockCustomer(actor=CSO, reason="All issues finalised"), (PS,))
+    own, events = o.unlock(own, UnlockCustomer(actor=CSO, reason="All issues finalised"), ONLY_PS)
     assert isinstance(events[0], CustomerUnlocked) and not own.locked
 
 
