@@ -410,12 +410,19 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "suppressed": ("SmsSuppressed",),
     },
     "StartMSPContact": {
-        "accepted": ("MSPContactResultRecorded", "MSPContactStarted", "NotificationDispatched"),
+        # Issue 20 item 3: no postal address starts the contact (the phone call goes ahead) and
+        # answers MSPPostalAddressRequired; no phone number answers MSPSmsOptionOffered.
+        "accepted": (
+            "MSPContactResultRecorded",
+            "MSPContactStarted",
+            "MSPPostalAddressRequired",
+            "MSPSmsOptionOffered",
+            "NotificationDispatched",
+        ),
         "codes": (
             "CONTENT_REQUIRED",
             "MSP_ALREADY_STARTED",
             "MSP_NOT_APPROVED",
-            "NO_POSTAL_ADDRESS",
             "TEMPLATE_NOT_APPROVED",
             "TEMPLATE_NOT_FOUND",
             "UNKNOWN_CUSTOMER",

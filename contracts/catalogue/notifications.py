@@ -158,7 +158,8 @@ class PublishedTemplate:
 #: final approved version of ``msp-letter``.
 TEMPLATES: tuple[PublishedTemplate, ...] = (
     PublishedTemplate("msp-letter", Channel.LETTER, (1, 2), (3,), "StartMSPContact (the MSP letter)"),
-    PublishedTemplate("msp-sms", Channel.SMS, (1,), (), "SendSms with purpose MSP_SMS"),
+    # Issue 20 item 2: version 2 says the letter is on its way (the SMS goes ahead of it).
+    PublishedTemplate("msp-sms", Channel.SMS, (1, 2), (), "SendSms with purpose MSP_SMS"),
     PublishedTemplate("call-back-sms", Channel.SMS, (1,), (), "SendSms with purpose GENERAL"),
     PublishedTemplate(
         "complaint-l2-response", Channel.LETTER, (1,), (), "SendLetter with purpose COMPLAINT_RESPONSE"
@@ -529,6 +530,34 @@ class MSPIncidentRaised(Event):
     )
 
 
+class MSPSmsOptionOffered(Event):
+    """Seed 002 step 1: "where phone contact is unsuccessful, consider sending an MSP SMS" — the
+    MSP phone call was not reached or unproductive (or no phone number is recorded), so the MSP
+    SMS (step 2) is an option for the officer to consider (issue 20 item 3; casework lists it).
+    """
+
+    msp_id: UUID = Field(description="The MSP.", examples=[MSP_ID])
+    phone_outcome: PhoneOutcome = Field(description="NOT_REACHED or UNPRODUCTIVE.", examples=["NOT_REACHED"])
+    delivery_id: UUID | None = Field(
+        default=None, description="The phone task; none when no number is recorded.", examples=[DELIVERY_ID]
+    )
+    officer_id: Code | None = Field(
+        default=None, description="Officer who made the call, or started the contact.", examples=["EMP30117"]
+    )
+
+
+class MSPPostalAddressRequired(Event):
+    """Seed 002 step 3: "Customers must be advised of their MSP in writing" — no postal address is
+    recorded, so the MSP letter waits for one (the phone call goes ahead); the officer is asked
+    to obtain it (issue 20 item 3; casework lists it). The letter is sent once one is recorded.
+    """
+
+    msp_id: UUID = Field(description="The MSP whose letter waits.", examples=[MSP_ID])
+    officer_id: Code | None = Field(
+        default=None, description="Officer who started the contact.", examples=["EMP10442"]
+    )
+
+
 class NotificationsCommandRejected(Rejection):
     """A notifications command was refused."""
 
@@ -560,5 +589,7 @@ EVENTS: tuple[type[Event], ...] = (
     NotificationDeliveryAbandoned,
     MSPContactResultRecorded,
     MSPIncidentRaised,
+    MSPSmsOptionOffered,
+    MSPPostalAddressRequired,
     NotificationsCommandRejected,
 )

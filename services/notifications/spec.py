@@ -49,7 +49,7 @@ CUSTOMER = Aggregate(
     accepts=customer.acted_on,
     rules={
         CustomerRegistered: customer.registered,
-        CustomerContactDetailsChanged: customer.contact_details_changed,
+        CustomerContactDetailsChanged: msp.contact_details_changed_then_letters,
         RiskFlagRaised: customer.risk_flag_raised,
         RiskFlagCleared: customer.risk_flag_cleared,
         ApprovalAccepted: customer.approval_accepted,

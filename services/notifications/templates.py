@@ -199,6 +199,13 @@ Hi {{ given_name }}, we have sent you a letter about how you can contact us. \
 Please call your {{ contact_kind }}, {{ contact_first_name }}, on {{ contact_phone }}.
 """
 
+# Issue 20 item 2: version 2 is sent *ahead of* the letter ("complement, not replace"), so it
+# says the letter is coming, not that it was sent. Version 1 stays approved for senders pinned to it.
+_MSP_SMS_V2 = """\
+Hi {{ given_name }}, a letter explaining your Managed Service Plan is on its way. \
+Please call your {{ contact_kind }}, {{ contact_first_name }}, on {{ contact_phone }}.
+"""
+
 _CALL_BACK_SMS = """\
 Hi {{ given_name }}, please call us back{% if text %}: {{ text }}{% endif %}
 """
@@ -262,6 +269,7 @@ BUILT_IN: tuple[Template, ...] = (
     Template("msp-letter", 3, Channel.LETTER, _MSP_LETTER_V3_DRAFT, approved=False),
     Template("msp-phone-script", 1, Channel.PHONE, _MSP_PHONE_SCRIPT),
     Template("msp-sms", 1, Channel.SMS, _MSP_SMS),
+    Template("msp-sms", 2, Channel.SMS, _MSP_SMS_V2),
     Template("call-back-sms", 1, Channel.SMS, _CALL_BACK_SMS),
     Template("sms-fallback-letter", 1, Channel.LETTER, _SMS_FALLBACK_LETTER),
     Template("email-fallback-letter", 1, Channel.LETTER, _EMAIL_FALLBACK_LETTER),

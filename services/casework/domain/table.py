@@ -133,6 +133,23 @@ TASKS: dict[type[Message], Row] = {
         subject=lambda m: str(m.notification_id),
         assignee=lambda m: _queue(Role.CSO),
     ),
+    # Seed 002 step 1: "where phone contact is unsuccessful, consider sending an MSP SMS" — on
+    # the officer's work list (issue 20 item 3). A contact that did not reach the customer, so it
+    # shares DELIVERY_ABANDONED until the casework contracts name their own kind (a major version).
+    notifications.MSPSmsOptionOffered: Row(
+        TaskKind.DELIVERY_ABANDONED,
+        "Phone contact for the MSP was unsuccessful: consider sending an MSP SMS",
+        subject=lambda m: str(m.msp_id),
+        assignee=lambda m: _officer(m.officer_id, None, Role.APPROVED_DECISION_MAKER),
+    ),
+    # Seed 002 step 3: "Customers must be advised of their MSP in writing" — with no postal
+    # address the letter cannot go; the officer is asked to obtain one (issue 20 item 3).
+    notifications.MSPPostalAddressRequired: Row(
+        TaskKind.DELIVERY_ABANDONED,
+        "Obtain a postal address: the MSP letter waits for one",
+        subject=lambda m: str(m.msp_id),
+        assignee=lambda m: _officer(m.officer_id, None, Role.CSO),
+    ),
     # Seed 000 table 5 step 2: monitoring ends at its date; the transfer is actioned before then.
     referrals.TransferMonitoringStarted: Row(
         TaskKind.MONITORING_REVIEW,

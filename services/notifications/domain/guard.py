@@ -36,18 +36,24 @@ class SmsFacts:
 def check_sms(facts: SmsFacts) -> tuple[SmsSuppressionReason, ...]:
     """Every guard rule the SMS fails; ``()`` when it may be sent.
 
-    Issue 5 applies the guard "for every SMS"; the letter rule is worded for MSP SMS only.
+    Issue 5 applies the guard "for every SMS"; issue 20 item 4 splits it per message kind: an MSP
+    SMS meets every rule, a general SMS only the general ones (a mobile number, not shared, no
+    self-harm or FDV-threat flag).
     """
     reasons: list[SmsSuppressionReason] = []
+    msp = facts.purpose is Purpose.MSP_SMS
+    # Issue 20 item 4: the Centrelink-only, decision-maker and circumstance rules are for an MSP
+    # SMS, as the seed words them; a general SMS meets the general rules below only.
     # Seed 002 step 2: "Send an MSP SMS via desktop messaging (Centrelink customers only)".
-    if not facts.is_centrelink_customer:
+    if msp and not facts.is_centrelink_customer:
         reasons.append(SmsSuppressionReason.NOT_CENTRELINK_CUSTOMER)
     # Seed 002 step 2: "SMS can only be sent by approved decision makers …
-    if not facts.approved_decision_maker:
+    if msp and not facts.approved_decision_maker:
         reasons.append(SmsSuppressionReason.NOT_APPROVED_DECISION_MAKER)
     # … in the following circumstances" (the five of SmsCircumstance).
-    if facts.circumstance is None:
+    if msp and facts.circumstance is None:
         reasons.append(SmsSuppressionReason.NO_CIRCUMSTANCE)
+    # The general rules, for every SMS:
     if facts.mobile_number is None:
         reasons.append(SmsSuppressionReason.NO_MOBILE_NUMBER)
     # Seed 002 step 2: "make sure the mobile number on file is not recorded on multiple records.
@@ -63,6 +69,6 @@ def check_sms(facts: SmsFacts) -> tuple[SmsSuppressionReason, ...]:
     if RiskFlag.FDV_IMMEDIATE_THREAT in facts.risk_flags:
         reasons.append(SmsSuppressionReason.RISK_FDV_IMMEDIATE_THREAT)
     # Seed 002 step 2: "Sending an SMS will complement, not replace the corresponding letter."
-    if facts.purpose is Purpose.MSP_SMS and not facts.msp_letter_on_its_way:
+    if msp and not facts.msp_letter_on_its_way:
         reasons.append(SmsSuppressionReason.LETTER_NOT_DISPATCHED)
     return tuple(reasons)

@@ -1,5 +1,8 @@
 """The MSP contact workflow (seed 002 steps 1-4): phone the customer, send the letter with the
 contact card, release the MSP SMS that waited for it, and record each result on the MSP.
+
+Issue 20 item 3: the phone call comes first and an unsuccessful one offers the MSP SMS; a missing
+postal address holds only the letter (the officer is asked to obtain one) until one is recorded.
 """
 
 from __future__ import annotations
@@ -8,18 +11,20 @@ import uuid
 from datetime import datetime
 
 from contracts.catalogue.channels import Channel, PhoneOutcome, PhoneTaskOutcomeReported, Purpose, Recipient
-from contracts.catalogue.customers import Representative
+from contracts.catalogue.customers import CustomerContactDetailsChanged, Representative
 from contracts.catalogue.notifications import (
     MSPContactResultRecorded,
     MSPContactStarted,
     MSPContactStep,
     MSPIncidentRaised,
+    MSPPostalAddressRequired,
+    MSPSmsOptionOffered,
     NotificationsReasonCode,
     StartMSPContact,
 )
 from kit.spec import Refused
 from services.notifications import templates as tpl
-from services.notifications.domain.customer import postal_for, representative_to_call
+from services.notifications.domain.customer import contact_details_changed, postal_for, representative_to_call
 from services.notifications.domain.rendering import (
     ENCLOSURE,
     customer_values,
@@ -59,11 +64,6 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
             NotificationsReasonCode.TEMPLATE_NOT_APPROVED,
             "Only the final approved version of the MSP letter may be sent.",
         )
-    # Seed 002 step 3: "Customers must be advised of their MSP in writing": no address, no start.
-    address = postal_for(s, Recipient.CUSTOMER)
-    if address is None:
-        raise Refused(NotificationsReasonCode.NO_POSTAL_ADDRESS, "No postal address for the MSP letter.")
-
     t = Turn(state, now, facts)
     card = cmd.contact_card
     msp = MspContact(
@@ -81,8 +81,10 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
         reasons_summary=cmd.reasons_summary,
         duration_days=cmd.duration_days,
         letter_notification_id=str(uuid.uuid5(cmd.msp_id, "msp-letter")),
+        started_by=cmd.actor.officer_id,
     )
-    letter = render(letter_template, {**customer_values(s), **msp_values(msp)})
+    # Checked now, so a letter that waits for an address cannot fail to render later.
+    render(letter_template, {**customer_values(s), **msp_values(msp)})
     t.emit(
         MSPContactStarted(
             msp_id=cmd.msp_id,
@@ -111,7 +113,42 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
                 note="No phone number is recorded for the customer.",
             )
         )
+        # Seed 002 step 1: "where phone contact is unsuccessful, consider sending an MSP SMS".
+        t.emit(
+            MSPSmsOptionOffered(
+                msp_id=cmd.msp_id, phone_outcome=PhoneOutcome.NOT_REACHED, officer_id=cmd.actor.officer_id
+            )
+        )
 
+    # Seed 002 step 3: "Customers must be advised of their MSP in writing". Issue 20 item 3: a
+    # missing postal address does not stop the phone call; only the letter waits, and the officer
+    # is asked to obtain one.
+    if postal_for(t.state, Recipient.CUSTOMER) is None:
+        t.state = t.state.with_msp(msp.model_copy(update={"letter_waits_for_address": True}))
+        t.emit(MSPPostalAddressRequired(msp_id=cmd.msp_id, officer_id=cmd.actor.officer_id))
+    else:
+        send_msp_letter(t, t.state.msps[msp_id])
+
+    # Seed 002 step 2: "prompt message delivery with limited text is warranted ahead of sending
+    # more detailed information in an MSP letter". The letter is now requested, so every MSP SMS
+    # that waited for it meets the guard again, on the customer's state as it is now (issue 20
+    # item 2: ahead of the letter where it waits for an address, never instead of it).
+    for waiting in list(t.state.notifications.values()):
+        if waiting.held and waiting.msp_id == msp_id:
+            send_sms(t, waiting.model_copy(update={"held": False}), at_send_time=True)
+    return t.decision()
+
+
+def send_msp_letter(t: Turn, msp: MspContact) -> None:
+    """Seed 002 step 3: the MSP letter, at the start or once a postal address is recorded."""
+    address = postal_for(t.state, Recipient.CUSTOMER)
+    assert address is not None  # checked by the caller
+    msp = msp.model_copy(update={"letter_waits_for_address": False})
+    t.state = t.state.with_msp(msp)
+    letter_template = template(
+        t.policy.templates, msp.letter_template_id, msp.letter_template_version, Channel.LETTER
+    )
+    letter = render(letter_template, {**customer_values(t.state), **msp_values(msp)})
     # Seed 002 step 3: the letter, always, with the OMC/PSSO contact card; posted, or hand
     # delivered by local police where arranged; never by staff (LetterDelivery has no such value).
     addressee, postal_address = address
@@ -119,7 +156,7 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
         notification_id=msp.letter_notification_id,
         channel=Channel.LETTER,
         purpose=Purpose.MSP_LETTER,
-        msp_id=msp_id,
+        msp_id=msp.msp_id,
     )
     dispatch(
         t,
@@ -129,15 +166,25 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
         addressee=addressee,
         postal_address=postal_address.model_dump(mode="json"),
         body=letter.body,
-        enclosures=[ENCLOSURE[card.kind]],
-        delivery=cmd.letter_delivery,
+        enclosures=[ENCLOSURE[msp.contact_card.kind]],
+        delivery=msp.letter_delivery,
     )
 
-    # Seed 002 step 2: the moment of sending for every MSP SMS that waited for this letter,
-    # right after it, on the customer's state as it is now.
-    for waiting in list(t.state.notifications.values()):
-        if waiting.held and waiting.msp_id == msp_id:
-            send_sms(t, waiting.model_copy(update={"held": False}), at_send_time=True)
+
+def contact_details_changed_then_letters(
+    state: CustomerState, event: CustomerContactDetailsChanged, now: datetime, facts: Facts
+) -> Decision:
+    """The new contact details; then (issue 20 item 3) every MSP letter that waited for a postal
+    address goes out once one is recorded."""
+    changed, _ = contact_details_changed(state, event, now, facts)
+    assert changed is not None
+    state = changed
+    waiting = [m for m in state.msps.values() if m.letter_waits_for_address]
+    if not waiting or postal_for(state, Recipient.CUSTOMER) is None:
+        return state, []
+    t = Turn(state, now, facts)
+    for msp in waiting:
+        send_msp_letter(t, msp)
     return t.decision()
 
 
@@ -204,6 +251,19 @@ def phone_task_outcome(
             note=note,
         )
     )
+    unsuccessful = report.outcome in (PhoneOutcome.NOT_REACHED, PhoneOutcome.UNPRODUCTIVE)
+    if unsuccessful and notification.recipient is Recipient.CUSTOMER:
+        # Seed 002 step 1: "where phone contact is unsuccessful, consider sending an MSP SMS";
+        # step 2: "customer cannot be contacted by phone" / "telephone discussion with the
+        # customer was unproductive". Offered to the officer, on their work list (casework).
+        t.emit(
+            MSPSmsOptionOffered(
+                msp_id=msp_uuid,
+                phone_outcome=report.outcome,
+                delivery_id=report.delivery_id,
+                officer_id=report.officer_id or msp.started_by,
+            )
+        )
     if report.aggression_displayed:
         # Seed 002 step 1: "If the customer displays aggression … Record a new incident and
         # link it to the MSP."

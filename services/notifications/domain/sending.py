@@ -147,7 +147,9 @@ def sms_facts(t: Turn, notification: Notification) -> SmsFacts:
         mobile_number=s.mobile_number,
         other_records_on_number=t.facts.numbers.others_on(s.mobile_number),
         risk_flags=s.active_flags,
-        # Started ⇒ its letter was dispatched in the same write as MSPContactStarted.
+        # Issue 20 item 2: started ⇒ its letter is requested and on its way (dispatched in the
+        # same write, or waiting for a postal address with a task to obtain one): the SMS may go
+        # ahead of it.
         msp_letter_on_its_way=notification.msp_id is not None and notification.msp_id in s.msps,
     )
 

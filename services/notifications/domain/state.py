@@ -127,6 +127,10 @@ class MspContact(_State):
     letter_notification_id: str
     phone_notification_id: str | None = None
     representative_notification_id: str | None = None
+    #: Issue 20 item 3: no postal address when the contact started; the letter waits for one.
+    letter_waits_for_address: bool = False
+    #: The officer who started the contact (asked to obtain an address, or to consider an SMS).
+    started_by: str | None = None
 
 
 class SmsRequest(_State):

@@ -184,6 +184,7 @@ class Notifications:
         centrelink: bool = True,
         phone: str | None = "0361234567",
         email: str | None = "jordan@example.org",
+        address: PostalAddress | None = ADDRESS,
     ) -> None:
         registered = CustomerRegistered(
             given_name="Jordan",
@@ -194,13 +195,19 @@ class Notifications:
             team="Mainstream 12",
         )
         await self.mesh.send(CUSTOMERS_TOPIC, envelope(registered, csid))
-        await self.contact_details(csid, mobile, phone=phone, email=email)
+        await self.contact_details(csid, mobile, phone=phone, email=email, address=address)
 
     async def contact_details(
-        self, csid: str, mobile: str | None, *, phone: str | None = "0361234567", email: str | None = None
+        self,
+        csid: str,
+        mobile: str | None,
+        *,
+        phone: str | None = "0361234567",
+        email: str | None = None,
+        address: PostalAddress | None = ADDRESS,
     ) -> None:
         changed = CustomerContactDetailsChanged(
-            mobile_number=mobile, phone_number=phone, email=email, postal_address=ADDRESS
+            mobile_number=mobile, phone_number=phone, email=email, postal_address=address
         )
         await self.mesh.send(CUSTOMERS_TOPIC, envelope(changed, csid))
 
@@ -358,9 +365,9 @@ async def test_an_approved_msp_is_phoned_written_to_and_texted_with_every_result
     # Seed 002 step 1 → 2: the call was unproductive, so an approved decision maker sends an SMS.
     notification_id = await n.sms(csid, msp_id, circumstance=SmsCircumstance.PHONE_DISCUSSION_UNPRODUCTIVE)
 
-    events = await n.events(11)
+    events = await n.events(12)
     assert sorted(types(events)) == sorted(
-        ["MSPContactStarted", "SmsRequested", "MSPIncidentRaised"]
+        ["MSPContactStarted", "SmsRequested", "MSPIncidentRaised", "MSPSmsOptionOffered"]
         + ["NotificationDispatched"] * 3
         + ["MSPContactResultRecorded"] * 3
         + ["NotificationDelivered"] * 2
@@ -386,6 +393,48 @@ async def test_an_approved_msp_is_phoned_written_to_and_texted_with_every_result
     [requested] = of(events, "SmsRequested")
     assert requested["notification_id"] == str(notification_id)
     assert requested["circumstance"] == "PHONE_DISCUSSION_UNPRODUCTIVE"
+    # Issue 20 item 3: the unproductive call offered the MSP SMS to the officer who made it.
+    [option] = of(events, "MSPSmsOptionOffered")
+    assert (option["msp_id"], option["phone_outcome"], option["officer_id"]) == (
+        str(msp_id),
+        "UNPRODUCTIVE",
+        "EMP30117",
+    )
+
+
+async def test_without_a_postal_address_the_phone_call_and_sms_go_ahead_and_the_letter_follows_the_address(
+    service: Callable[..., Awaitable[Notifications]],
+) -> None:
+    n = await service()
+    csid, msp_id = "200000002", uuid.uuid4()
+    await n.customer(csid, "0412000002", address=None)
+    await n.msp_approved(csid, msp_id)
+    await n.learnt(csid, lambda s: approved(msp_id)(s) and has_mobile("0412000002")(s))
+    await n.start_msp(csid, msp_id)
+    events = await n.events(3)
+    assert sorted(types(events)) == [
+        "MSPContactStarted",
+        "MSPPostalAddressRequired",
+        "NotificationDispatched",
+    ]
+    [phone] = of(events, "NotificationDispatched")
+    assert phone["channel"] == "PHONE"
+    [required] = of(events, "MSPPostalAddressRequired")
+    assert required["msp_id"] == str(msp_id)
+
+    # Issue 20 item 2: the letter is requested, so the MSP SMS goes ahead of it.
+    await n.sms(csid, msp_id, template_version=2)
+    events = await n.events(3 + 2)
+    [sms] = [r for r in of(events, "NotificationDispatched") if r["channel"] == "SMS"]
+    assert sms["template_version"] == 2
+
+    # The officer obtains an address: the waiting letter goes, once.
+    await n.contact_details(csid, "0412000002", address=ADDRESS)
+    events = await n.events(3 + 2 + 1)
+    letters = [r for r in of(events, "NotificationDispatched") if r["channel"] == "LETTER"]
+    assert len(letters) == 1 and letters[0]["msp_id"] == str(msp_id)
+    [letter] = await read_unique(n.mesh, dispatch_topic("letter"), 1)
+    assert letter.key == csid.encode()
 
 
 # ------------------------------------------------------------------------------ the moment of sending

@@ -91,6 +91,20 @@ EXPECTED: dict[type[Message], tuple[dict[str, Any], TaskKind, Assignee, Callable
         lambda m: str(m.notification_id),
         SLA,
     ),
+    notifications.MSPSmsOptionOffered: (
+        {},
+        TaskKind.DELIVERY_ABANDONED,
+        Assignee(officer_id="EMP30117"),
+        lambda m: str(m.msp_id),
+        SLA,
+    ),
+    notifications.MSPPostalAddressRequired: (
+        {},
+        TaskKind.DELIVERY_ABANDONED,
+        Assignee(officer_id="EMP10442"),
+        lambda m: str(m.msp_id),
+        SLA,
+    ),
     referrals.TransferMonitoringStarted: (
         {"monitoring_ends_at": "2027-03-01T00:00:00+11:00"},
         TaskKind.MONITORING_REVIEW,
@@ -164,13 +178,17 @@ def test_every_row_of_the_task_table_is_restated_here() -> None:
 #: Rows that share a kind with another row (issue 20: the tasks of a second specialised issue
 #: are specialised-issue work, closed with it, until the casework contracts name their own kinds).
 SHARED_KIND = {referrals.SpecialisedIssueNoticeRequired, referrals.SpecialistAreaConsultationRequested}
+#: Issue 20 item 3: an unsuccessful MSP phone call and a missing postal address for the MSP letter
+#: are contact that did not reach the customer, delivery work until their own kinds exist.
+SHARED_DELIVERY_KIND = {notifications.MSPSmsOptionOffered, notifications.MSPPostalAddressRequired}
 
 
 def test_every_task_kind_has_a_default_sla_and_its_own_row() -> None:
     assert set(DEFAULT_SLAS) == set(TaskKind)
-    own_rows = [row.kind for cls, row in TASKS.items() if cls not in SHARED_KIND]
+    own_rows = [row.kind for cls, row in TASKS.items() if cls not in SHARED_KIND | SHARED_DELIVERY_KIND]
     assert sorted(own_rows) == sorted(TaskKind)
     assert {TASKS[cls].kind for cls in SHARED_KIND} == {TaskKind.SPECIALISED_ISSUE}
+    assert {TASKS[cls].kind for cls in SHARED_DELIVERY_KIND} == {TaskKind.DELIVERY_ABANDONED}
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda cls: cls.__name__)
@@ -316,7 +334,7 @@ SUBJECT_FIELD: dict[TaskKind, str | None] = {
     TaskKind.MONITORING_EXPIRED: "referral_id",
 }
 CLOSING = [(cls, closer.kind) for cls, closers in CLOSERS.items() for closer in closers]
-OPENER = {row.kind: cls for cls, row in TASKS.items() if cls not in SHARED_KIND}
+OPENER = {row.kind: cls for cls, row in TASKS.items() if cls not in SHARED_KIND | SHARED_DELIVERY_KIND}
 
 
 @pytest.mark.parametrize(("closer", "kind"), CLOSING, ids=[f"{c.__name__}-{k.value}" for c, k in CLOSING])

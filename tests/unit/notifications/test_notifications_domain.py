@@ -158,12 +158,6 @@ def test_only_the_final_approved_msp_letter_may_be_sent(template_id: str, versio
     assert refused(out) is code
 
 
-def test_msp_contact_without_a_postal_address_is_refused_because_the_letter_is_mandatory() -> None:
-    run = customer(address=None)
-    run(msp_approved())
-    assert refused(run(start_msp())) is Code.NO_POSTAL_ADDRESS
-
-
 def test_the_same_msp_cannot_be_started_twice() -> None:
     run, _ = started()
     assert refused(run(start_msp())) is Code.MSP_ALREADY_STARTED
@@ -349,6 +343,21 @@ def test_a_general_sms_does_not_wait_for_an_msp_letter_but_meets_the_rest_of_the
     out = run(msp_sms(purpose=Purpose.GENERAL, msp_id=None, template_id=None, text="Please call us."))
     assert of(out, SmsSuppressed)[0].reasons == (R.RISK_FDV_IMMEDIATE_THREAT,)
     assert of(out, MSPContactResultRecorded) == []
+
+
+def test_a_general_sms_to_a_non_centrelink_customer_from_any_officer_without_a_circumstance_is_sent() -> None:
+    run = customer(centrelink=False)
+    out = run(
+        msp_sms(
+            purpose=Purpose.GENERAL,
+            msp_id=None,
+            template_id=None,
+            text="Please call us.",
+            actor=CSO,
+            circumstance=None,
+        )
+    )
+    assert of(out, SmsSuppressed) == [] and len(of(out, SmsDispatch)) == 1
 
 
 @pytest.mark.parametrize(

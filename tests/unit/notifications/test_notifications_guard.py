@@ -92,10 +92,34 @@ def test_an_aggression_flag_alone_does_not_stop_an_sms() -> None:
     assert check_sms(replace(ALLOWED, risk_flags=frozenset({RiskFlag.AGGRESSION}))) == ()
 
 
-def test_a_general_sms_needs_no_msp_letter_but_meets_every_other_rule() -> None:
-    general = replace(ALLOWED, purpose=Purpose.GENERAL, msp_letter_on_its_way=False)
+#: Issue 20 item 4: the rules a general (non-MSP) SMS meets; the others are for an MSP SMS only.
+GENERAL_RULES = (
+    R.NO_MOBILE_NUMBER,
+    R.SHARED_MOBILE_NUMBER,
+    R.RISK_SUICIDE_OR_SELF_HARM,
+    R.RISK_FDV_IMMEDIATE_THREAT,
+)
+
+
+@pytest.mark.parametrize("reason", GENERAL_RULES)
+def test_a_general_sms_is_stopped_by_each_general_rule(reason: R) -> None:
+    general = replace(ALLOWED, purpose=Purpose.GENERAL)
+    assert check_sms(replace(general, **BREAKS[reason])) == (reason,)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reason", [r for r in BREAKS if r not in GENERAL_RULES])
+def test_a_general_sms_ignores_the_msp_only_rules(reason: R) -> None:
+    general = replace(ALLOWED, purpose=Purpose.GENERAL)
+    assert check_sms(replace(general, **BREAKS[reason])) == ()  # type: ignore[arg-type]
+
+
+def test_a_general_sms_to_a_non_centrelink_customer_without_a_circumstance_may_be_sent() -> None:
+    general = replace(
+        ALLOWED,
+        purpose=Purpose.GENERAL,
+        is_centrelink_customer=False,
+        approved_decision_maker=False,
+        circumstance=None,
+        msp_letter_on_its_way=False,
+    )
     assert check_sms(general) == ()
-    for reason, change in BREAKS.items():
-        if reason is R.LETTER_NOT_DISPATCHED:
-            continue
-        assert check_sms(replace(general, **change)) == (reason,)  # type: ignore[arg-type]
