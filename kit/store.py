@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
 from pydantic import BaseModel
 from pymongo import ASCENDING
@@ -184,6 +185,8 @@ class Commit(Generic[S]):
     timers: list[TimerEntry]
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """When it is written (the store's clock, not the messages'): for grace periods and takeovers."""
+    writer: str = field(default_factory=lambda: uuid4().hex)
+    """Tells this commit's record apart from another writer's record of the same version."""
 
     @property
     def version(self) -> int:
@@ -207,6 +210,7 @@ class Commit(Generic[S]):
             "outbox": [e.to_document() for e in self.outbox],
             "timers": [t.to_document() for t in kept],
             "updated_at": self.at,
+            "writer": self.writer,
         }
 
     def after(self, document: Document) -> Loaded[S]:
@@ -368,11 +372,23 @@ class AggregateStore(Generic[S]):
                 for c, d in zip(commits, documents, strict=True)
             ],
         )
+        if beaten:
+            beaten -= await self._own_records({i: commits[i] for i in beaten})
         written = [(c, d) for i, (c, d) in enumerate(zip(commits, documents, strict=True)) if i not in beaten]
         await self.project_many([(c.loaded.id, _projection_of(d)) for c, d in written])
         for commit, _ in written:
             self._note_committed(commit)
         return [c.after(d) for c, d in written], [c for i, c in enumerate(commits) if i in beaten]
+
+    async def _own_records(self, refused: dict[int, Commit[S]]) -> set[int]:
+        """The refused indexes whose record is this writer's own after all: a write retried after
+        it had gone in (by the driver or the server) is refused as a duplicate of itself."""
+        ours = {c.record: c.writer for c in refused.values()}
+        found: set[str] = set()
+        async for doc in self.commits.find({"_id": {"$in": list(ours)}}, {"writer": 1}):
+            if doc.get("writer") == ours.get(str(doc["_id"])):
+                found.add(str(doc["_id"]))
+        return {i for i, c in refused.items() if c.record in found}
 
     async def save(
         self,
