@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.base import Rejection
+from contracts.catalogue.msp import COMMANDS as MSP_RECORD_COMMANDS
 from contracts.topics import HOME_TOPIC, TopicKind, events_topic
 
 
@@ -51,10 +52,15 @@ class Answers:
 
 
 def _refusal_of(service: str, command: str) -> str:
+    if command in _MSP_RECORD_COMMANDS:
+        return "MSPCommandRejected"
     if service == "approvals":
         return "DecisionRejected" if command == "RecordApprovalDecision" else "ApprovalRequestRejected"
     return f"{service.capitalize()}CommandRejected"
 
+
+#: Issue 20 item 1: the MSP record's commands are refused with ``MSPCommandRejected``.
+_MSP_RECORD_COMMANDS = frozenset(c.__name__ for c in MSP_RECORD_COMMANDS)
 
 _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     # referrals
@@ -366,13 +372,33 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "codes": ("UNKNOWN_DELIVERY",),
         "suppressed": (),
     },
+    # Issue 20 item 9: the wait of a command for its fact is over — what the command would have
+    # got (sent, or refused with its reason; the refusal names the waiting command).
+    "DecideWaitingCommand": {
+        "accepted": ("MSPContactResultRecorded", "NotificationDispatched", "SmsRequested"),
+        "codes": (
+            "CONTENT_REQUIRED",
+            "DUPLICATE_NOTIFICATION",
+            "NO_EMAIL_ADDRESS",
+            "NO_POSTAL_ADDRESS",
+            "NO_REPRESENTATIVE",
+            "TEMPLATE_NOT_APPROVED",
+            "TEMPLATE_NOT_FOUND",
+            "TEMPLATE_REQUIRED",
+            "UNKNOWN_CUSTOMER",
+            "UNKNOWN_MSP",
+        ),
+        "suppressed": ("SmsSuppressed",),
+    },
     "RetryDelivery": {
         "accepted": ("MSPContactResultRecorded", "NotificationDispatched"),
         "codes": ("DELIVERY_ALREADY_FINAL", "UNKNOWN_DELIVERY"),
         "suppressed": ("SmsSuppressed",),
     },
+    # Issue 20 item 9: a request before the customer fact it depends on answers
+    # NotificationRequestParked, then its answer when the fact comes or the wait is over.
     "SendEmail": {
-        "accepted": ("NotificationDispatched",),
+        "accepted": ("NotificationDispatched", "NotificationRequestParked"),
         "codes": (
             "CONTENT_REQUIRED",
             "DUPLICATE_NOTIFICATION",
@@ -384,7 +410,7 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "suppressed": (),
     },
     "SendLetter": {
-        "accepted": ("NotificationDispatched",),
+        "accepted": ("NotificationDispatched", "NotificationRequestParked"),
         "codes": (
             "CONTENT_REQUIRED",
             "DUPLICATE_NOTIFICATION",
@@ -398,7 +424,12 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "suppressed": (),
     },
     "SendSms": {
-        "accepted": ("MSPContactResultRecorded", "NotificationDispatched", "SmsRequested"),
+        "accepted": (
+            "MSPContactResultRecorded",
+            "NotificationDispatched",
+            "NotificationRequestParked",
+            "SmsRequested",
+        ),
         "codes": (
             "CONTENT_REQUIRED",
             "DUPLICATE_NOTIFICATION",
@@ -413,6 +444,7 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         # Issue 20 item 3: no postal address starts the contact (the phone call goes ahead) and
         # answers MSPPostalAddressRequired; no phone number answers MSPSmsOptionOffered.
         "accepted": (
+            "MSPActivated",
             "MSPContactResultRecorded",
             "MSPContactStarted",
             "MSPPostalAddressRequired",
@@ -429,6 +461,26 @@ _TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "suppressed": ("SmsSuppressed",),
     },
+    # notifications, the MSP record (issue 20 item 1)
+    "ProposeMSP": {
+        "accepted": ("MSPProposed",),
+        "codes": (
+            "MSP_ALREADY_PROPOSED",
+            "REASONS_NOT_EXPLAINED",
+            "REVIEW_AFTER_EXPIRY",
+            "UNKNOWN_CUSTOMER",
+        ),
+        "suppressed": (),
+    },
+    "AddMSPNote": {"accepted": ("MSPNoteAdded",), "codes": ("UNKNOWN_MSP",), "suppressed": ()},
+    "RecordMSPReview": {
+        "accepted": ("MSPEnded", "MSPReviewed"),
+        "codes": ("MSP_NOT_IN_FORCE", "NOT_UNDER_REVIEW", "UNKNOWN_MSP"),
+        "suppressed": (),
+    },
+    "EndMSP": {"accepted": ("MSPEnded",), "codes": ("MSP_NOT_IN_FORCE", "UNKNOWN_MSP"), "suppressed": ()},
+    "StartMSPReview": {"accepted": ("MSPReviewStarted",), "codes": (), "suppressed": ()},
+    "ExpireMSP": {"accepted": ("MSPExpired",), "codes": (), "suppressed": ()},
     # complaints
     "AddInvestigationStep": {
         "accepted": ("InvestigationStepAdded",),

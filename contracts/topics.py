@@ -380,7 +380,7 @@ SENDS_MESSAGES: Mapping[str, tuple[str, ...]] = {
         "ReleaseParentLock",
     ),
     "approvals": ("EscalateOverdueApproval",),
-    "notifications": ("RetryDelivery", "CheckDeliveryReceipt"),
+    "notifications": ("RetryDelivery", "CheckDeliveryReceipt", "DecideWaitingCommand"),
     "complaints": ("SendLetter",),
     "contacts": ("SendEmail",),
     "casework": ("CheckTaskSla", "StartLeaveCover", "EndLeaveCover", "CoverCustomerTasks"),

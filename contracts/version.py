@@ -11,4 +11,4 @@ The commit that changes this line *is* the release: the check reads the previous
 schemas from git history at the commit that set its version.
 """
 
-__version__ = "3.1.0"
+__version__ = "3.2.0"

@@ -14,6 +14,7 @@ from contracts.catalogue import (
     complaints,
     contacts,
     customers,
+    msp,
     notifications,
     operations,
     referrals,
@@ -23,7 +24,7 @@ from contracts.catalogue import (
 COMMANDS: dict[str, tuple[type[Command], ...]] = {
     "referrals": referrals.COMMANDS,
     "approvals": approvals.COMMANDS,
-    "notifications": notifications.COMMANDS,
+    "notifications": (*notifications.COMMANDS, *msp.COMMANDS),
     "complaints": complaints.COMMANDS,
     "contacts": contacts.COMMANDS,
     "casework": casework.COMMANDS,
@@ -32,7 +33,7 @@ COMMANDS: dict[str, tuple[type[Command], ...]] = {
 EVENTS: dict[str, tuple[type[Event], ...]] = {
     "referrals": referrals.EVENTS,
     "approvals": approvals.EVENTS,
-    "notifications": notifications.EVENTS,
+    "notifications": (*notifications.EVENTS, *msp.EVENTS),
     "complaints": complaints.EVENTS,
     "contacts": contacts.EVENTS,
     "casework": casework.EVENTS,
@@ -60,6 +61,7 @@ __all__ = [
     "complaints",
     "contacts",
     "customers",
+    "msp",
     "notifications",
     "operations",
     "referrals",

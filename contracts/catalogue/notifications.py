@@ -348,6 +348,20 @@ class CheckDeliveryReceipt(Command):
     attempt: int = Field(ge=1, le=20, description="The attempt whose receipt is awaited.", examples=[1])
 
 
+class DecideWaitingCommand(Command):
+    """Durable-timer command (actor ``Actor.system``): the wait of a command for its fact is over.
+
+    Issue 20 item 9: a ``SendSms`` / ``SendLetter`` / ``SendEmail`` that arrived before the fact it
+    depends on (``NotificationRequestParked``) is decided one last time: sent, or refused with the
+    reason it would have got (``rejected_message_id`` = the waiting command's). A command no longer
+    waiting changes nothing.
+    """
+
+    message_id: UUID = Field(
+        description="message_id of the waiting command.", examples=["0b6f1c0e-4a51-4d8e-9a43-64f0a0b4a3b1"]
+    )
+
+
 COMMANDS: tuple[type[Command], ...] = (
     StartMSPContact,
     SendSms,
@@ -355,6 +369,7 @@ COMMANDS: tuple[type[Command], ...] = (
     SendEmail,
     RetryDelivery,
     CheckDeliveryReceipt,
+    DecideWaitingCommand,
 )
 
 
@@ -400,6 +415,27 @@ class SmsSuppressed(Event):
     )
     checked_at_send_time: bool = Field(
         description="True when it passed on request but failed at the moment of sending.", examples=[True]
+    )
+
+
+class NotificationRequestParked(Event):
+    """Issue 20 item 9: a request to send arrived before the customer fact it depends on (the
+    registration, a postal or e-mail address, a mobile number): it waits for that fact until
+    ``until``, then is sent, or refused (``NotificationsCommandRejected``) with the reason it
+    would have got. Nothing is refused for a fact merely late on the customer topic.
+    """
+
+    notification_id: UUID = Field(description="The notification that waits.", examples=[NOTIFICATION_ID])
+    awaiting: Code = Field(
+        description=(
+            "What it would be refused (or suppressed) with now: UNKNOWN_CUSTOMER, NO_POSTAL_ADDRESS, "
+            "NO_EMAIL_ADDRESS or NO_MOBILE_NUMBER."
+        ),
+        examples=["NO_POSTAL_ADDRESS"],
+    )
+    until: AwareDatetime = Field(
+        description="When it is decided at the latest, with what is known then.",
+        examples=["2025-03-12T09:35:00Z"],
     )
 
 
@@ -581,6 +617,7 @@ EVENTS: tuple[type[Event], ...] = (
     MSPContactStarted,
     SmsRequested,
     SmsSuppressed,
+    NotificationRequestParked,
     NotificationDispatched,
     NotificationDelivered,
     NotificationDeliveryFailed,

@@ -18,11 +18,12 @@ from contracts.envelope import Envelope
 from kit.processing import Clock
 from kit.runtime import Database, ServiceRuntime, Wiring, utc_now
 from kit.spec import handler
+from services.notifications.api import msp_routes
 from services.notifications.channel_errors import channel_error_answer
 from services.notifications.domain import Facts
 from services.notifications.settings import NotificationsSettings
-from services.notifications.spec import SPEC
-from services.notifications.store import number_index
+from services.notifications.spec import COLLECTION, SPEC
+from services.notifications.store import CustomerProjections, number_index
 
 
 def create_runtime(settings: NotificationsSettings | None = None, clock: Clock = utc_now) -> ServiceRuntime:
@@ -38,7 +39,8 @@ def create_runtime(settings: NotificationsSettings | None = None, clock: Clock =
             # Idempotent, and before the event is applied: a redelivered change changes nothing.
             if isinstance(message, CustomerContactDetailsChanged):
                 await numbers.record(envelope.csid, message.mobile_number)
-            return Facts(policy, await numbers.view(envelope.csid))
+            view = await numbers.view(envelope.csid)
+            return Facts(policy, view, str(envelope.message_id), envelope.message_type)
 
         handle = handler(SPEC, stores, settings, customer_facts)
         # Issue 18: a receipt it cannot read is answered to the channel on the channel-errors topic.
@@ -46,6 +48,8 @@ def create_runtime(settings: NotificationsSettings | None = None, clock: Clock =
             handle=handle,
             stores=list(stores.values()),
             answer_dead_letter=channel_error_answer(settings),
+            # Issue 20 item 1: the MSP record, read by officers.
+            routes=msp_routes(CustomerProjections(database[COLLECTION])),
         )
 
     return ServiceRuntime.for_service(settings, build=build, clock=clock)

@@ -38,6 +38,16 @@ class NotificationsSettings(ServiceSettings):
         ge=0,
         description="How long a phone task waits for its outcome (0: an officer's work, no timeout).",
     )
+    # Issue 20 item 9: a request to send that arrives before the customer fact it depends on
+    # (registration, an address, a mobile number) waits this long for it before being refused.
+    fact_wait_s: float = Field(
+        300.0,
+        ge=0,
+        description=(
+            "How long a SendSms/SendLetter/SendEmail waits for the customer fact it depends on "
+            "before it is refused (0: refused at once)."
+        ),
+    )
 
     def policy(self) -> Policy:
         return Policy(
@@ -52,4 +62,5 @@ class NotificationsSettings(ServiceSettings):
                 Channel.LETTER: timedelta(seconds=self.receipt_timeout_letter_s),
                 Channel.PHONE: timedelta(seconds=self.receipt_timeout_phone_s),
             },
+            fact_wait=timedelta(seconds=self.fact_wait_s),
         )

@@ -61,3 +61,15 @@ class MobileNumberIndex:
 
 def number_index(db: AsyncDatabase[Document]) -> MobileNumberIndex:
     return MobileNumberIndex(db["mobile_number_records"])
+
+
+class CustomerProjections:
+    """The customers' projections (``{_id: csid, version, state}``), read by the MSP record API."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self.collection = collection
+
+    async def state_of(self, csid: str) -> Document | None:
+        doc = await self.collection.find_one({"_id": csid}, {"state": 1})
+        state = doc.get("state") if doc is not None else None
+        return state if isinstance(state, dict) else None

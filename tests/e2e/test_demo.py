@@ -21,9 +21,10 @@ CASEWORK_STORY = "Casework: work lists, a reassignment and a breached SLA"
 #: Story → (outcome, each message's decision with its reason code where it was refused or dead-lettered).
 EXPECTED: dict[str, tuple[str, list[str]]] = {
     "PS referral to transfer out": ("transferred out of PS", ["accepted"] * 9),
-    "MSP with a suppressed SMS": (
-        "SMS suppressed (RISK_SUICIDE_OR_SELF_HARM), letter delivered",
-        ["accepted"] * 9,
+    # Issue 20 item 10: the MSP record, with its SMS ahead of the letter, the letter, the results.
+    "MSP record with its SMS ahead of the letter": (
+        "MSP active: SMS dispatched ahead of the letter; phone reached, SMS delivered, letter delivered",
+        ["accepted"] * 13,
     ),
     "Complaint with mixed issue outcomes": ("finalised: PARTIALLY_UPHELD", ["accepted"] * 8),
     "Compliment about a staff member": ("forwarded to Kai and the Mainstream 9 Team Leader", ["accepted"]),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from contracts.base import Message, Role
-from contracts.catalogue import approvals, complaints, contacts, notifications, referrals
+from contracts.catalogue import EVENTS, approvals, complaints, contacts, msp, notifications, referrals
 from contracts.catalogue.casework import Assignee, TaskKind
 
 #: SLA per kind where the fact names no due time of its own.
@@ -164,13 +164,16 @@ TASKS: dict[type[Message], Row] = {
         subject=lambda m: str(m.referral_id),
         assignee=lambda m: _queue(m.work_list_role),
     ),
-    # Seed 002 step 4: the MSP is reviewed by its owner (its review date; the SLA until the MSP
-    # record carries one).
-    notifications.MSPContactStarted: Row(
+    # Issue 20 item 1: the MSP record's review date came; its owner reviews it before it expires.
+    # Seed 002 step 4's task cards: "Task card: Recording Managed Service Plan (MSP)", and "For
+    # Child Support customers, see the Proposing/reviewing an MSP to include service channel
+    # restriction table in Personalised Services."
+    msp.MSPReviewStarted: Row(
         TaskKind.MSP_REVIEW,
         "Review the Managed Service Plan",
         subject=lambda m: str(m.msp_id),
-        assignee=lambda m: Assignee(officer_id=m.actor.officer_id, team=m.actor.team),
+        assignee=lambda m: _officer(m.officer_id, m.team, Role.TEAM_LEADER),
+        due=lambda m: m.expires_at,
     ),
     notifications.MSPIncidentRaised: Row(
         TaskKind.MSP_INCIDENT,
@@ -235,6 +238,10 @@ CLOSERS: dict[type[Message], tuple[Closer, ...]] = {
         Closer(TaskKind.MONITORING_REVIEW, lambda m: str(m.referral_id)),
         Closer(TaskKind.MONITORING_EXPIRED, lambda m: str(m.referral_id)),
     ),
+    # Issue 20 item 1: the review is recorded, or the MSP ended or expired.
+    msp.MSPReviewed: (Closer(TaskKind.MSP_REVIEW, lambda m: str(m.msp_id)),),
+    msp.MSPEnded: (Closer(TaskKind.MSP_REVIEW, lambda m: str(m.msp_id)),),
+    msp.MSPExpired: (Closer(TaskKind.MSP_REVIEW, lambda m: str(m.msp_id)),),
 }
 
 
@@ -261,5 +268,9 @@ REROUTES: dict[type[Message], Reroute] = {
 }
 
 
+#: The service that publishes each fact (the MSP record's events are the notifications service's).
+_PUBLISHER: dict[type[Message], str] = {cls: service for service, events in EVENTS.items() for cls in events}
+
+
 def source_service(message: Message) -> str:
-    return type(message).__module__.rsplit(".", 1)[-1]
+    return _PUBLISHER.get(type(message)) or type(message).__module__.rsplit(".", 1)[-1]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts.base import Actor, Message, Rejection
-from contracts.catalogue import approvals, casework, complaints, contacts, notifications, referrals
+from contracts.catalogue import approvals, casework, complaints, contacts, msp, notifications, referrals
 from services.casework.domain.state import TIMELINE_LIMIT, CaseFile, Facts, Lock, TimelineEntry, Who
 
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|$)|[A-Z][a-z]*|[0-9]+")
@@ -50,6 +50,10 @@ def _value(value: Any) -> str:
     return in_words(value.value if hasattr(value, "value") else str(value))
 
 
+def _day(at: Any) -> str:
+    return f"{at:%Y-%m-%d}"
+
+
 # What each fact says beyond its name: codes and statuses only (never free text).
 _OUTCOMES: dict[type[Message], Callable[[Any], str]] = {
     approvals.ApprovalRequested: lambda m: f"{_value(m.subject_type)}, for {_value(m.required_role)}",
@@ -76,6 +80,18 @@ _OUTCOMES: dict[type[Message], Callable[[Any], str]] = {
         + (f": {_value(m.phone_outcome)}" if m.phone_outcome else "")
         + (f": {_value(m.delivery_status)}" if m.delivery_status else "")
     ),
+    # The MSP record's lifecycle (issue 20 item 1): statuses, stages, dates; a note's text never.
+    msp.MSPProposed: lambda m: (
+        f"{_value(m.status)}, {m.approval_stages} approval stage(s); "
+        + ", ".join(f"{_value(r.channel)} {_value(r.access)}" for r in m.channel_restrictions)
+    ),
+    msp.MSPApprovalStageAccepted: lambda m: f"stage {m.stage} of {m.stages} accepted",
+    msp.MSPApproved: lambda m: "approved",
+    msp.MSPActivated: lambda m: f"active: review {_day(m.review_at)}, expires {_day(m.expires_at)}",
+    msp.MSPReviewStarted: lambda m: f"under review until it expires {_day(m.expires_at)}",
+    msp.MSPReviewed: lambda m: f"continued: review {_day(m.review_at)}, expires {_day(m.expires_at)}",
+    msp.MSPExpired: lambda m: "expired",
+    msp.MSPEnded: lambda m: f"ended: {_value(m.reason_code)}",
     contacts.MeetingScheduled: lambda m: "meeting scheduled",
     casework.TaskOpened: lambda m: f"{m.title}",
     casework.TaskCompleted: lambda m: in_words(m.outcome),
@@ -133,8 +149,30 @@ def _complaint(status: Callable[[Any], str]) -> Callable[[CaseFile, Any], dict[s
     return lambda case, m: {"complaints": {**case.complaints, str(m.complaint_id): status(m)}}
 
 
+#: An MSP's summary: its status, then its contact's last result (``active; last result: …``).
+_LAST_RESULT = "; last result: "
+
+
 def _msp(status: Callable[[Any], str]) -> Callable[[CaseFile, Any], dict[str, Any]]:
-    return lambda case, m: {"msp": {**case.msp, str(m.msp_id): status(m)}}
+    """The MSP's new status, keeping its contact's last result."""
+
+    def change(case: CaseFile, m: Any) -> dict[str, Any]:
+        _, found, result = case.msp.get(str(m.msp_id), "").partition(_LAST_RESULT)
+        return {"msp": {**case.msp, str(m.msp_id): status(m) + found + result}}
+
+    return change
+
+
+def _msp_contact(case: CaseFile, m: Any) -> dict[str, Any]:
+    """The contact started: an MSP without a record (or status) yet reads "contact started"."""
+    if case.msp.get(str(m.msp_id)):
+        return {}
+    return {"msp": {**case.msp, str(m.msp_id): "contact started"}}
+
+
+def _msp_result(case: CaseFile, m: Any) -> dict[str, Any]:
+    status = case.msp.get(str(m.msp_id), "").partition(_LAST_RESULT)[0] or "contact started"
+    return {"msp": {**case.msp, str(m.msp_id): f"{status}{_LAST_RESULT}{describe(m)[1]}"}}
 
 
 #: What each fact changes of the case summary.
@@ -153,8 +191,15 @@ _SUMMARY: dict[type[Message], Callable[[CaseFile, Any], dict[str, Any]]] = {
     complaints.ComplaintRecorded: _complaint(lambda m: f"open at level {int(m.level)}"),
     complaints.ComplaintEscalated: _complaint(lambda m: "escalated to level 2"),
     complaints.ComplaintFinalised: _complaint(lambda m: f"finalised: {_value(m.category)}"),
-    notifications.MSPContactStarted: _msp(lambda m: "contact started"),
-    notifications.MSPContactResultRecorded: _msp(lambda m: f"last result: {describe(m)[1]}"),
+    notifications.MSPContactStarted: _msp_contact,
+    notifications.MSPContactResultRecorded: _msp_result,
+    msp.MSPProposed: _msp(lambda m: _value(m.status)),
+    msp.MSPApproved: _msp(lambda m: "approved"),
+    msp.MSPActivated: _msp(lambda m: "active"),
+    msp.MSPReviewStarted: _msp(lambda m: "under review"),
+    msp.MSPReviewed: _msp(lambda m: "active"),
+    msp.MSPExpired: _msp(lambda m: "expired"),
+    msp.MSPEnded: _msp(lambda m: f"ended: {_value(m.reason_code)}"),
 }
 
 

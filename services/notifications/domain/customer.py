@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.base import Role
-from contracts.catalogue.approvals import ApprovalAccepted, SubjectType
+from contracts.catalogue.approvals import ApprovalAccepted, ApprovalRejected, SubjectType
 from contracts.catalogue.channels import Recipient
 from contracts.catalogue.customers import (
     CustomerContactDetailsChanged,
@@ -40,6 +40,8 @@ REPRESENTATIVES_TO_CALL = (
 
 def acted_on(message: Any) -> bool:
     """Whether notifications acts on this message: an approval only for the subjects above."""
+    if isinstance(message, ApprovalRejected):
+        return message.subject_type is SubjectType.MSP  # issue 20 item 1: a proposal not approved
     return not isinstance(message, ApprovalAccepted) or message.subject_type in APPROVAL_SUBJECTS
 
 

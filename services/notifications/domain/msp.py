@@ -12,6 +12,7 @@ from datetime import datetime
 
 from contracts.catalogue.channels import Channel, PhoneOutcome, PhoneTaskOutcomeReported, Purpose, Recipient
 from contracts.catalogue.customers import CustomerContactDetailsChanged, Representative
+from contracts.catalogue.msp import MSPStatus
 from contracts.catalogue.notifications import (
     MSPContactResultRecorded,
     MSPContactStarted,
@@ -55,6 +56,12 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
         raise Refused(NotificationsReasonCode.MSP_ALREADY_STARTED, "Contact for this MSP has started.")
     if s.approved_msps.get(msp_id) != str(cmd.approval_request_id):
         raise Refused(NotificationsReasonCode.MSP_NOT_APPROVED, "No accepted approval for this MSP.")
+    record = s.msp_records.get(msp_id)
+    if record is not None and record.status is not MSPStatus.APPROVED:
+        # Issue 20 item 1: a recorded MSP's contact starts once every approval stage is accepted.
+        raise Refused(
+            NotificationsReasonCode.MSP_NOT_APPROVED, "The MSP's approval stages are not all accepted."
+        )
     # Seed 002 step 3: "Ensure that only the final approved letter is attached to the MSP".
     templates = facts.policy.templates
     letter_template = template(templates, cmd.letter_template_id, cmd.letter_template_version, Channel.LETTER)
@@ -65,7 +72,9 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
             "Only the final approved version of the MSP letter may be sent.",
         )
     t = Turn(state, now, facts)
-    card = cmd.contact_card
+    # Issue 20 item 1: a recorded MSP's letter says what was approved: the record's reasons,
+    # duration and contact card (the command's copies serve MSPs approved without a record).
+    card = record.contact_card if record is not None else cmd.contact_card
     msp = MspContact(
         msp_id=msp_id,
         approval_request_id=str(cmd.approval_request_id),
@@ -78,8 +87,8 @@ def start_msp_contact(state: CustomerState, cmd: StartMSPContact, now: datetime,
             urgent_voicemail=card.urgent_voicemail,
         ),
         letter_delivery=cmd.letter_delivery,
-        reasons_summary=cmd.reasons_summary,
-        duration_days=cmd.duration_days,
+        reasons_summary=record.reasons_summary if record is not None else cmd.reasons_summary,
+        duration_days=record.duration_days if record is not None else cmd.duration_days,
         letter_notification_id=str(uuid.uuid5(cmd.msp_id, "msp-letter")),
         started_by=cmd.actor.officer_id,
     )

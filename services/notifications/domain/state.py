@@ -24,6 +24,7 @@ from contracts.catalogue.customers import PostalAddress, Representative, RiskFla
 from contracts.catalogue.notifications import ContactCardKind, SmsCircumstance, SmsSuppressionReason
 from kit.timers import Deferred
 from services.notifications import templates as tpl
+from services.notifications.domain.records import MspRecord
 
 Output = Message | Deferred
 
@@ -57,6 +58,9 @@ class Policy:
     receipt_timeouts: Mapping[Channel, timedelta] = field(
         default_factory=lambda: dict(DEFAULT_RECEIPT_TIMEOUTS)
     )
+    #: Issue 20 item 9: how long a request to send waits for the customer fact it depends on
+    #: (the customer topic and the commands topic are not ordered); zero: refused at once.
+    fact_wait: timedelta = timedelta(minutes=5)
 
     def backoff(self, failed_attempt: int) -> timedelta:
         """Wait after attempt ``failed_attempt`` failed: initial * factor^(attempt-1), capped."""
@@ -86,10 +90,13 @@ NO_SHARED_NUMBERS = NumberIndexView()
 
 @dataclass(frozen=True)
 class Facts:
-    """What the rules know besides the state: the policy (from settings) and the number index."""
+    """What the rules know besides the state: the policy (from settings) and the number index,
+    and the id and type of the message decided (from its envelope; None where not known)."""
 
     policy: Policy = DEFAULT_POLICY
     numbers: NumberIndexView = NO_SHARED_NUMBERS
+    message_id: str | None = None
+    message_type: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,6 +214,19 @@ class Delivery(_State):
         return self.state is DeliveryState.RETRY_SCHEDULED and self.timed_out and attempt == self.attempt
 
 
+class WaitingCommand(_State):
+    """Issue 20 item 9: a request to send that arrived before the customer fact it depends on."""
+
+    message_id: str
+    message_type: str
+    #: The command as on the wire (``model_dump(mode="json")``).
+    payload: Mapping[str, Any]
+    #: Decided then at the latest (a ``DecideWaitingCommand`` timer).
+    until: datetime
+    #: What it would get now: the awaited fact's refusal (or suppression) code.
+    reason_code: str
+
+
 class CustomerState(_State):
     """Everything notifications knows about one customer (aggregate id = CSID)."""
 
@@ -225,8 +245,12 @@ class CustomerState(_State):
     #: notification ids an approved decision maker authorised (ApprovalAccepted, SMS_AUTHORISATION).
     sms_authorisations: tuple[str, ...] = ()
     msps: Mapping[str, MspContact] = Field(default_factory=dict)
+    #: Issue 20 item 1: the MSP records, by msp_id (an MSP approved before records existed has none).
+    msp_records: Mapping[str, MspRecord] = Field(default_factory=dict)
     notifications: Mapping[str, Notification] = Field(default_factory=dict)
     deliveries: Mapping[str, Delivery] = Field(default_factory=dict)
+    #: message id → a request waiting for a customer fact (issue 20 item 9), oldest first.
+    waiting: Mapping[str, WaitingCommand] = Field(default_factory=dict)
 
     @property
     def active_flags(self) -> frozenset[RiskFlag]:
@@ -241,6 +265,10 @@ class CustomerState(_State):
     def with_msp(self, msp: MspContact) -> CustomerState:
         """This state with ``msp`` added, or replacing the one with its id."""
         return self.model_copy(update={"msps": {**self.msps, msp.msp_id: msp}})
+
+    def with_record(self, record: MspRecord) -> CustomerState:
+        """This state with ``record`` added, or replacing the one with its id."""
+        return self.model_copy(update={"msp_records": {**self.msp_records, record.msp_id: record}})
 
     def with_notification(self, notification: Notification) -> CustomerState:
         """This state with ``notification`` added, or replacing the one with its id."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
@@ -34,6 +36,7 @@ from contracts.catalogue.customers import (
     RiskFlag,
     RiskFlagRaised,
 )
+from contracts.catalogue.msp import ChannelAccess, ChannelRestriction, ProposeMSP, ServiceChannel
 from contracts.catalogue.notifications import (
     ContactCard,
     ContactCardKind,
@@ -55,7 +58,7 @@ from contracts.topics import (
 from services.notifications.app import create_runtime
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import Infra
-from tests.support import Mesh, Record, envelope, payloads, types, wait_for
+from tests.support import Mesh, Record, bearer, envelope, payloads, types, wait_for
 
 COMMANDS = commands_topic("notifications")
 EVENTS = events_topic("notifications")
@@ -682,3 +685,96 @@ async def test_letters_and_e_mails_asked_for_by_other_services_are_rendered_disp
     dispatched = of(events, "NotificationDispatched")
     assert {d["complaint_id"] for d in dispatched if d["channel"] == "LETTER"} == {str(complaint_id)}
     assert [d["meeting_id"] for d in dispatched if d["channel"] == "EMAIL"] == [str(meeting_id)]
+
+
+# ------------------------------------------------------------------------------ the MSP record
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_an_msp_record_is_proposed_approved_in_two_stages_activated_and_read_with_its_history(
+    service: Callable[..., Awaitable[Notifications]],
+) -> None:
+    """Issue 20 item 1 through the broker: the record's lifecycle, the SMS ahead of the letter
+    (item 2), each contact's result on the record, and the read API."""
+    port = free_port()
+    n = await service(api_port=port)
+    csid, msp_id = "200000021", uuid.uuid4()
+
+    def channel(dispatch: Envelope) -> list[Event]:
+        if dispatch.message_type == "PhoneTaskDispatch":
+            return [
+                PhoneTaskOutcomeReported(
+                    delivery_id=dispatch.payload["delivery_id"],
+                    attempt=dispatch.payload["attempt"],
+                    outcome=PhoneOutcome.REACHED,
+                    spoke_with=Recipient.CUSTOMER,
+                    officer_id="EMP30117",
+                )
+            ]
+        return [receipt(dispatch, DeliveryStatus.DELIVERED)]
+
+    fake = await n.with_channel(channel)
+    await n.customer(csid, "0412345678")
+    restriction = ChannelRestriction(
+        channel=ServiceChannel.PHONE, access=ChannelAccess.RESTRICTED, conditions="Only through the OMC."
+    )
+    proposal = ProposeMSP(
+        actor=ADM,
+        msp_id=msp_id,
+        reasons_summary="Repeated threatening calls to the service centre on 3 and 5 March.",
+        duration_days=180,
+        review_after_days=150,
+        channel_restrictions=(restriction,),
+        contact_card=CARD,
+    )
+    await n.mesh.send(COMMANDS, envelope(proposal, csid))
+    await n.learnt(csid, lambda s: str(msp_id) in s.get("msp_records", {}))
+    for request, approver in ((uuid.uuid4(), "EMP40001"), (request_id(msp_id), "EMP40002")):
+        accepted = ApprovalAccepted(
+            request_id=request,
+            subject_type=SubjectType.MSP,
+            subject_id=str(msp_id),
+            chain_id=str(msp_id),
+            decided_by=ADM.model_copy(update={"officer_id": approver, "role": Role.SERVICE_MANAGER}),
+            reason="Behaviour meets the MSP threshold.",
+        )
+        await n.mesh.send(APPROVALS, envelope(accepted, csid))
+    await n.learnt(csid, lambda s: s["msp_records"][str(msp_id)]["status"] == "APPROVED")
+    await n.learnt(csid, has_mobile("0412345678"))
+    await n.start_msp(csid, msp_id)
+    await fake.received_one("LetterDispatch")
+    # Seed 002 step 2: the SMS goes ahead of the letter once the letter is on its way.
+    await n.sms(csid, msp_id, circumstance=SmsCircumstance.CAPTURE_OMC_PSSO_NUMBER)
+
+    def all_results(records: list[Record]) -> bool:
+        return {r["step"] for r in of(records, "MSPContactResultRecorded")} == {"PHONE", "SMS", "LETTER"}
+
+    # Read off the topic, not by polling the store: the record's projection is written before its
+    # events are published.
+    events = await n.mesh.read(EVENTS, 10, until=all_results)
+    assert {"MSPProposed", "MSPApprovalStageAccepted", "MSPApproved", "MSPActivated"} <= set(types(events))
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        assert (await http.get(f"/customers/{csid}/msps/{msp_id}")).status_code == 401
+        reader = bearer("EMP30117", Role.ONE_MAIN_CONTACT)
+        answer = await http.get(f"/customers/{csid}/msps/{msp_id}", headers=reader)
+        unknown = await http.get(f"/customers/{csid}/msps/{uuid.uuid4()}", headers=reader)
+        listed = await http.get(f"/customers/{csid}/msps", headers=reader)
+    assert answer.status_code == 200, answer.text
+    record = answer.json()
+    assert record["status"] == "ACTIVE" and record["channel_restrictions"][0]["access"] == "RESTRICTED"
+    assert (record["letter"]["template_id"], record["letter"]["template_version"]) == ("msp-letter", 2)
+    assert {(r["step"], r["outcome"]) for r in record["results"]} == {
+        ("PHONE", "REACHED"),
+        ("SMS", "DELIVERED"),
+        ("LETTER", "DELIVERED"),
+    }
+    assert [a["approved_by"] for a in record["approvals"]] == ["EMP40001", "EMP40002"]
+    assert record["history"][0]["what"] == "MSPProposed" and record["review_at"] < record["expires_at"]
+    assert unknown.status_code == 404 and unknown.json()["reason_code"] == "UNKNOWN_MSP"
+    assert [m["msp_id"] for m in listed.json()["msps"]] == [str(msp_id)]

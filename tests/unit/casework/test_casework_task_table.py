@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.base import Message, Role
-from contracts.catalogue import approvals, complaints, contacts, notifications, referrals
+from contracts.catalogue import EVENTS, approvals, complaints, contacts, msp, notifications, referrals
 from contracts.catalogue.casework import (
     Assignee,
     SlaStage,
@@ -20,8 +20,10 @@ from contracts.catalogue.casework import (
     TaskReassigned,
     TaskStatus,
 )
+from contracts.topics import READS, events_topic, topic_of
 from services.casework.domain.table import CLOSERS, DEFAULT_SLAS, TASKS
 from services.casework.settings import CaseworkSettings
+from services.casework.spec import FACTS
 from tests.unit.casework.helpers import (
     POLICY,
     PRIYA,
@@ -119,12 +121,12 @@ EXPECTED: dict[type[Message], tuple[dict[str, Any], TaskKind, Assignee, Callable
         lambda m: str(m.referral_id),
         SLA,
     ),
-    notifications.MSPContactStarted: (
-        {},
+    msp.MSPReviewStarted: (
+        {"expires_at": "2027-06-01T09:00:00+10:00"},
         TaskKind.MSP_REVIEW,
-        Assignee(officer_id="EMP10442", team="PS Team 3"),
+        Assignee(officer_id="EMP10442", team="PS-Hobart-2"),
         lambda m: str(m.msp_id),
-        SLA,
+        datetime(2027, 5, 31, 23, 0, tzinfo=UTC),
     ),
     notifications.MSPIncidentRaised: (
         {},
@@ -216,7 +218,7 @@ def test_each_fact_of_the_table_opens_its_task_with_its_kind_assignee_subject_an
     assert opened.source_message_type == task.source_message_type == cls.MESSAGE_TYPE
     assert task.status is TaskStatus.OPEN and task.claimed_by is None
     assert task.opened_at == run.at, "opened at the fact's own time, not the processing clock"
-    assert task.source_service == cls.__module__.rsplit(".", 1)[-1]
+    assert task.source_service == next(service for service, events in EVENTS.items() if cls in events)
     assert task.history[0].action == "opened"
 
 
@@ -265,6 +267,37 @@ def test_an_msp_incident_without_an_officer_goes_to_the_team_leaders_queue() -> 
     run(fact(notifications.MSPIncidentRaised, officer_id=None))
 
     assert run.task.assignee == Assignee(role=Role.TEAM_LEADER)
+
+
+def test_casework_reads_the_msp_records_events_off_the_notifications_events_topic() -> None:
+    assert set(msp.EVENTS) <= set(FACTS)
+    assert {topic_of(cls).name for cls in msp.EVENTS} == {events_topic("notifications")}
+    assert events_topic("notifications") in READS["casework"]
+
+
+def test_an_msp_review_without_an_owner_goes_to_the_team_leaders_queue_of_its_team() -> None:
+    run = Run()
+
+    run(fact(msp.MSPReviewStarted, officer_id=None, team="PS-Hobart-2"))
+
+    assert run.task.assignee == Assignee(team="PS-Hobart-2", role=Role.TEAM_LEADER)
+
+
+def test_the_msp_review_date_opens_the_owners_review_due_at_expiry_and_the_review_closes_it() -> None:
+    run = Run()
+    mine, other = an_id("msp"), an_id("another msp")
+    started = fact(msp.MSPReviewStarted, msp_id=str(mine), expires_at="2027-06-01T09:00:00+10:00")
+    run(fact(msp.MSPReviewStarted, msp_id=str(other)))
+
+    opened = one(run(started, message_id=an_id("review started")), TaskOpened)
+
+    task = run.task_of(opened.task_id)
+    assert (task.kind, task.subject, task.due_at) == (TaskKind.MSP_REVIEW, str(mine), started.expires_at)
+    assert task.assignee == Assignee(officer_id="EMP10442", team="PS-Hobart-2")
+    assert task.source_service == "notifications"
+    (cancelled,) = of_type(run(fact(msp.MSPReviewed, msp_id=str(mine))), TaskCancelled)
+    assert cancelled.task_id == opened.task_id and cancelled.closed_by_message_type == "MSPReviewed"
+    assert [t.status for t in run.case.tasks.values() if t.subject == str(other)] == [TaskStatus.OPEN]
 
 
 def test_an_sla_configured_in_settings_replaces_the_default_for_its_kind() -> None:
@@ -332,6 +365,7 @@ SUBJECT_FIELD: dict[TaskKind, str | None] = {
     TaskKind.COMPLAINT_INVESTIGATION: "complaint_id",
     TaskKind.MONITORING_REVIEW: "referral_id",
     TaskKind.MONITORING_EXPIRED: "referral_id",
+    TaskKind.MSP_REVIEW: "msp_id",
 }
 CLOSING = [(cls, closer.kind) for cls, closers in CLOSERS.items() for closer in closers]
 OPENER = {row.kind: cls for cls, row in TASKS.items() if cls not in SHARED_KIND | SHARED_DELIVERY_KIND}

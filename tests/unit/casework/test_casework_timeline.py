@@ -11,7 +11,7 @@ import pytest
 from pydantic import StringConstraints
 
 from contracts.base import Message
-from contracts.catalogue import complaints, notifications, referrals
+from contracts.catalogue import EVENTS, complaints, msp, notifications, referrals
 from contracts.catalogue.casework import CoverCustomerTasks, SlaStage
 from contracts.export import example_payload
 from services.casework.domain.state import TIMELINE_LIMIT, ActiveCover, CaseFile, Lock
@@ -85,7 +85,7 @@ def test_every_fact_adds_one_line_in_plain_words_at_its_own_time(cls: type[Messa
     line = run.case.timeline[0]
     assert line.words == type_in_words(cls.MESSAGE_TYPE)
     assert (line.at, line.message_id, line.message_type) == (run.at, an_id("the fact"), cls.MESSAGE_TYPE)
-    assert line.service == cls.__module__.rsplit(".", 1)[-1]
+    assert line.service == next(service for service, events in EVENTS.items() if cls in events)
     assert [entry.service for entry in run.case.timeline[1:]] == ["casework"] * (
         len(run.case.timeline) - 1
     ), "only casework's own facts follow it"
@@ -270,7 +270,7 @@ def test_the_summary_lists_open_issues_until_each_is_finalised() -> None:
 def test_the_summary_follows_each_complaint_and_msp() -> None:
     run = Run()
     complaint = an_id("complaint")
-    msp = an_id("msp")
+    msp_id = an_id("msp")
 
     run(fact(complaints.ComplaintRecorded, complaint_id=str(complaint), escalated_from_complaint_id=None))
     assert run.case.complaints == {str(complaint): "open at level 1"}
@@ -279,10 +279,58 @@ def test_the_summary_follows_each_complaint_and_msp() -> None:
     run(fact(complaints.ComplaintFinalised, complaint_id=str(complaint), category="PARTIALLY_UPHELD"))
     assert run.case.complaints == {str(complaint): "finalised: partially upheld"}
 
-    run(fact(notifications.MSPContactStarted, msp_id=str(msp)))
-    assert run.case.msp == {str(msp): "contact started"}
-    run(fact(notifications.MSPContactResultRecorded, msp_id=str(msp)))
-    assert run.case.msp[str(msp)].startswith("last result: ")
+    run(fact(notifications.MSPContactStarted, msp_id=str(msp_id)))
+    assert run.case.msp == {str(msp_id): "contact started"}
+    run(fact(notifications.MSPContactResultRecorded, msp_id=str(msp_id)))
+    assert run.case.msp[str(msp_id)].startswith("contact started; last result: ")
+
+
+def test_the_summary_follows_the_msp_records_lifecycle_keeping_the_last_contact_result() -> None:
+    run = Run()
+    msp_id = str(an_id("msp"))
+
+    def status_after(message: Message) -> str:
+        run(message)
+        return run.case.msp[msp_id]
+
+    assert status_after(fact(msp.MSPProposed, msp_id=msp_id, status="PROVISIONAL")) == "provisional"
+    assert status_after(fact(msp.MSPProposed, msp_id=msp_id)) == "proposed"
+    assert status_after(fact(msp.MSPApprovalStageAccepted, msp_id=msp_id)) == "proposed"
+    assert status_after(fact(msp.MSPApproved, msp_id=msp_id)) == "approved"
+    assert status_after(fact(notifications.MSPContactStarted, msp_id=msp_id)) == "approved"
+    assert status_after(fact(msp.MSPActivated, msp_id=msp_id)) == "active"
+    result = status_after(fact(notifications.MSPContactResultRecorded, msp_id=msp_id))
+    assert result.startswith("active; last result: ")
+    last = result.removeprefix("active")
+    assert status_after(fact(msp.MSPNoteAdded, msp_id=msp_id)) == "active" + last
+    assert status_after(fact(msp.MSPReviewStarted, msp_id=msp_id)) == "under review" + last
+    assert status_after(fact(msp.MSPReviewed, msp_id=msp_id)) == "active" + last
+    assert status_after(fact(msp.MSPExpired, msp_id=msp_id)) == "expired" + last
+    assert status_after(fact(msp.MSPEnded, msp_id=msp_id)) == "ended: ended at review" + last
+
+
+def test_each_msp_lifecycle_event_reads_in_plain_words_without_its_notes_text() -> None:
+    run = Run()
+    msp_id = str(an_id("msp"))
+
+    for cls in (msp.MSPProposed, msp.MSPApprovalStageAccepted, msp.MSPApproved, msp.MSPActivated):
+        run(fact(cls, msp_id=msp_id))
+    run(fact(msp.MSPNoteAdded, msp_id=msp_id))
+    for cls in (msp.MSPReviewStarted, msp.MSPReviewed, msp.MSPExpired, msp.MSPEnded):
+        run(fact(cls, msp_id=msp_id))
+
+    assert [(words, outcome) for words, outcome, _ in lines(run.case) if words.startswith("MSP")] == [
+        ("MSP proposed", "proposed, 2 approval stage(s); phone restricted"),
+        ("MSP approval stage accepted", "stage 1 of 2 accepted"),
+        ("MSP approved", "approved"),
+        ("MSP activated", "active: review 2025-08-10, expires 2025-09-09"),
+        ("MSP note added", None),
+        ("MSP review started", "under review until it expires 2025-09-09"),
+        ("MSP reviewed", "continued: review 2025-11-01, expires 2025-12-01"),
+        ("MSP expired", "expired"),
+        ("MSP ended", "ended: ended at review"),
+    ]
+    assert "Tuesdays" not in said(run.case), "a restriction's conditions are free text"
 
 
 def test_the_timeline_keeps_the_newest_lines_up_to_its_limit() -> None:

@@ -96,8 +96,8 @@ def test_a_message_type_defaults_to_its_class_name_and_starts_at_version_1() -> 
 
 IMPERATIVE_VERBS = {
     "Action", "Add", "Arrange", "Assess", "Assign", "Check", "Claim", "Close", "Complete", "Cover",
-    "Create", "Edit", "End", "Escalate", "Expire", "Finalise", "Identify", "Issue", "Lock", "Mark",
-    "Pause", "Reassign", "Recategorise", "Record", "Refer", "Release", "Request", "Resolve",
+    "Create", "Decide", "Edit", "End", "Escalate", "Expire", "Finalise", "Identify", "Issue", "Lock", "Mark",
+    "Pause", "Propose", "Reassign", "Recategorise", "Record", "Refer", "Release", "Request", "Resolve",
     "Respond", "Resume", "Retry", "Schedule", "Send", "Start", "Transfer", "Unlock", "Warm",
     "Withdraw",
 }  # fmt: skip
