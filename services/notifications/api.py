@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from kit.api import ApiError, csid_of, endpoint, uuid_value
 from kit.identity import Identity
 from services.notifications.domain import CustomerState
-from services.notifications.domain.records import MspRecord
+from services.notifications.domain.records import IN_FORCE, MspRecord
 from services.notifications.store import CustomerProjections
 
 PREFIX = "/customers/{csid}/msps"
@@ -28,6 +28,7 @@ def summary(record: MspRecord) -> dict[str, Any]:
     return {
         "msp_id": record.msp_id,
         "status": record.status.value,
+        "in_force": record.status in IN_FORCE,
         "review_at": record.review_at.isoformat() if record.review_at else None,
         "expires_at": record.expires_at.isoformat() if record.expires_at else None,
         "owner_officer_id": record.owner_officer_id,

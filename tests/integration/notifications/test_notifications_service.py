@@ -777,4 +777,4 @@ async def test_an_msp_record_is_proposed_approved_in_two_stages_activated_and_re
     assert [a["approved_by"] for a in record["approvals"]] == ["EMP40001", "EMP40002"]
     assert record["history"][0]["what"] == "MSPProposed" and record["review_at"] < record["expires_at"]
     assert unknown.status_code == 404 and unknown.json()["reason_code"] == "UNKNOWN_MSP"
-    assert [m["msp_id"] for m in listed.json()["msps"]] == [str(msp_id)]
+    assert [(m["msp_id"], m["in_force"]) for m in listed.json()["msps"]] == [(str(msp_id), True)]
