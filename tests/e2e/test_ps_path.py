@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from contracts.catalogue.referrals import (
     TriggerDetailsInput,
 )
 from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
+from deploy.local.localinfra import free_port
 from services.approvals.app import create_runtime as create_approvals
 from services.approvals.settings import ApprovalsSettings
 from services.referrals.app import create_runtime as create_referrals
@@ -63,12 +63,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

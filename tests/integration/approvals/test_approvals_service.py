@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from contracts.base import Actor, Message, Role
 from contracts.catalogue.approvals import Decision, RecordApprovalDecision, RequestApproval, SubjectType
 from contracts.envelope import Envelope
 from contracts.topics import commands_topic, events_topic
+from deploy.local.localinfra import free_port
 from services.approvals.app import create_runtime
 from services.approvals.settings import ApprovalsSettings
 from tests.conftest import Infra
@@ -44,12 +44,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

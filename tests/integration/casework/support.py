@@ -3,7 +3,6 @@ port, officers, and the complaints fact that opens a task for one of them."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from contracts.base import Actor, Role, StaffReference
 from contracts.catalogue.complaints import ComplaintCategory, StaffFeedbackPrepared
 from contracts.envelope import Envelope
 from contracts.topics import events_topic
+from deploy.local.localinfra import free_port
 from services.casework.app import create_runtime
 from services.casework.settings import CaseworkSettings
 from tests.conftest import Infra
@@ -28,12 +28,6 @@ OTHER = Actor(officer_id="OFF-8", role=Role.CSO, first_name="Kim", site="Hobart"
 LEADER = Actor(
     officer_id="TL-1", role=Role.TEAM_LEADER, first_name="Jo", site="Hobart", team=TEAM, extension="4300"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def as_officer(actor: Actor, *roles: Role) -> dict[str, str]:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from contracts.catalogue.notifications import (
 from contracts.catalogue.referrals import PSStackingDocumentCreated, StackingDocumentOrigin
 from contracts.envelope import Envelope
 from contracts.topics import commands_topic, events_topic
+from deploy.local.localinfra import free_port
 from kit.runtime import ServiceRuntime
 from services.contacts.app import create_runtime
 from services.contacts.settings import ContactsSettings
@@ -71,13 +71,6 @@ LEADER = Actor(
 CASE = "CASE-2025-00017"
 MAX_BYTES = 4096
 CONTACTS_EVENTS = events_topic("contacts")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -55,6 +54,7 @@ from contracts.topics import (
     dispatch_topic,
     events_topic,
 )
+from deploy.local.localinfra import free_port
 from services.notifications.app import create_runtime
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import Infra
@@ -688,12 +688,6 @@ async def test_letters_and_e_mails_asked_for_by_other_services_are_rendered_disp
 
 
 # ------------------------------------------------------------------------------ the MSP record
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_an_msp_record_is_proposed_approved_in_two_stages_activated_and_read_with_its_history(

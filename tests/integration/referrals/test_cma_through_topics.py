@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +35,7 @@ from contracts.catalogue.referrals import (
 )
 from contracts.envelope import Envelope
 from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
+from deploy.local.localinfra import free_port
 from services.referrals.app import create_runtime
 from services.referrals.settings import ReferralsSettings
 from tests.conftest import Infra
@@ -54,12 +54,6 @@ def actor(officer_id: str, team: str) -> Actor:
 
 CSO = actor("CSO-1", "Mainstream 12")
 SPECIALIST = actor("COA-1", "COA 2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Intake:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from contracts.catalogue.referrals import (
 )
 from contracts.envelope import Envelope
 from contracts.topics import CUSTOMERS_TOPIC, commands_topic, events_topic
+from deploy.local.localinfra import free_port
 from kit.runtime import ServiceRuntime
 from services.referrals.app import create_runtime
 from services.referrals.settings import ReferralsSettings
@@ -53,12 +53,6 @@ def actor(officer_id: str, role: Role, team: str = TEAM) -> Actor:
 
 MANAGER = actor("SM-1", Role.SERVICE_MANAGER, "PS Managers")
 CSO = actor("CSO-1", Role.CSO)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ cut short by either."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -16,18 +15,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from deploy.local.localinfra import free_port
 from kit.http import HttpServer
 
 HEADER_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 1.0
 MARGIN_S = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def live(_: Request) -> Response:
